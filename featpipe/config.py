@@ -1,0 +1,368 @@
+"""Experiment configs: YAML -> validated, frozen objects; dotted overrides; errors name the key.
+
+One YAML file describes one run. Every section rejects unknown keys (naming the full key path and
+the closest valid key) and checks types and ranges, so a typo fails before any work starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+IntPair = int | tuple[int, int]
+
+
+def _int_or_pair(value: Any) -> int | tuple[int, int]:
+    """Accept a positive integer or a pair of them; anything else is an error that says so."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if len(values) in (1, 2) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+        return values[0] if not isinstance(value, (list, tuple)) else tuple(values) * (2 // len(values))
+    raise ValueError("expected a positive integer or a pair [rows, columns] of them")
+
+
+class _Section(BaseModel):
+    """A config section: unknown keys are errors, values are frozen after validation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Section):
+    """Where the images come from and how they are split."""
+
+    source: Literal["digits", "folder", "cifar10"] = "digits"
+    root: Path | None = Field(None, description="folder source: a directory or .tar.gz; cifar10: where the official files are")
+    cache_dir: Path | None = Field(None, description="cache folder (default: $FEATPIPE_CACHE or the user cache)")
+    download: bool = Field(True, description="cifar10: download the official archive when it is missing")
+    image_size: tuple[int, int] | None = Field(None, description="resize every image to (height, width)")
+    val_fraction: float = Field(0.1, gt=0, lt=1, description="fraction of the training images held out for validation")
+    n_train: int | None = Field(None, ge=2, description="use at most this many training images (stratified), before the validation split")
+    per_class: int | None = Field(None, ge=2, description="use at most this many training images per class, before the split")
+    use_test: bool = Field(False, description="also score the source's test split, when it has one")
+
+    @field_validator("image_size", mode="before")
+    @classmethod
+    def _size_pair(cls, value):
+        if value is None:
+            return None
+        pair = _int_or_pair(value)
+        return (pair, pair) if isinstance(pair, int) else pair
+
+    @field_validator("root", "cache_dir")
+    @classmethod
+    def _expand(cls, value):
+        return None if value is None else Path(os.path.expandvars(os.path.expanduser(str(value))))
+
+
+class RawConfig(_Section):
+    """Raw pixels scaled to [0, 1]: the baseline."""
+
+
+class ColorConfig(_Section):
+    """Color histogram: throws away where colors are, keeps which colors there are."""
+
+    space: Literal["rgb", "hsv", "hue", "hue_saturation", "gray"] = "hsv"
+    bins: int = Field(8, ge=2, le=256)
+    grid: int = Field(1, ge=1, le=16)
+    normalize: Literal["l1", "l2", "none"] = "l1"
+
+
+class HogConfig(_Section):
+    """Histogram of oriented gradients (Dalal and Triggs 2005), skimage's parameters."""
+
+    orientations: int = Field(9, ge=2, le=180)
+    pixels_per_cell: IntPair = 8
+    cells_per_block: IntPair = 2
+    block_norm: Literal["L1", "L1-sqrt", "L2", "L2-Hys"] = "L2-Hys"
+    transform_sqrt: bool = False
+    signed: bool = False
+
+    @field_validator("pixels_per_cell", "cells_per_block", mode="before")
+    @classmethod
+    def _int_or_pair(cls, value):
+        return _int_or_pair(value)
+
+
+class BovwConfig(_Section):
+    """Bag of visual words over a k-means codebook of normalized, whitened patches."""
+
+    n_words: int = Field(400, ge=2)
+    patch_size: int | list[int] = 6
+    n_patches: int = Field(100_000, ge=2)
+    stride: int = Field(1, ge=1)
+    whiten: bool = True
+    whiten_eps: float = Field(0.1, gt=0)
+    normalize_eps: float = Field(10.0, ge=0)
+    encoding: Literal["triangle", "hard"] = "triangle"
+    pooling: Literal["global", "quadrants", "pyramid"] = "quadrants"
+    kmeans: Literal["minibatch", "full"] = "minibatch"
+    kmeans_iter: int = Field(50, ge=1)
+
+
+class FeaturesConfig(_Section):
+    """Which extractors to run; their outputs are concatenated in this order."""
+
+    raw: RawConfig | None = None
+    color: ColorConfig | None = None
+    hog: HogConfig | None = None
+    bovw: BovwConfig | None = None
+    normalize: Literal["block", "standard", "none"] = Field(
+        "block", description="block: standardize, then weigh each extractor's block equally"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switches(cls, data):
+        # `hog:` (null) or `hog: true` switch an extractor on with defaults; `hog: false` off.
+        if isinstance(data, dict):
+            data = {k: ({} if v is None or v is True else v) for k, v in data.items() if v is not False}
+        return data
+
+    @model_validator(mode="after")
+    def _at_least_one(self):
+        if not self.extractors():
+            raise ValueError("no extractor chosen: set at least one of raw, color, hog, bovw")
+        return self
+
+    def extractors(self) -> dict[str, _Section]:
+        """The chosen extractors by kind, in concatenation order."""
+        return {k: getattr(self, k) for k in ("raw", "color", "hog", "bovw") if getattr(self, k) is not None}
+
+
+def _default_features() -> FeaturesConfig:
+    return FeaturesConfig(raw=RawConfig())
+
+
+class SvmConfig(_Section):
+    """Linear SVM. A list of C values is searched on the validation split."""
+
+    C: float | list[float] = 1.0
+    loss: Literal["squared_hinge", "hinge"] = "squared_hinge"
+    solver: Literal["auto", "liblinear", "sgd"] = Field(
+        "auto", description="liblinear (exact, dual) or sgd (fast on many dimensions); auto picks by dimension"
+    )
+    max_iter: int = Field(2000, ge=1)
+    tol: float = Field(1e-4, gt=0)
+
+    @field_validator("C")
+    @classmethod
+    def _positive_c(cls, value):
+        values = value if isinstance(value, list) else [value]
+        if not values or min(values) <= 0:
+            raise ValueError(f"C must be a positive number or a non-empty list of them, got {value}")
+        return value
+
+    def c_values(self) -> list[float]:
+        return list(self.C) if isinstance(self.C, list) else [self.C]
+
+
+class MlpConfig(_Section):
+    """A fully connected network trained end to end (featpipe.nn.MLPClassifier's settings)."""
+
+    hidden_sizes: list[int] = [100]
+    activation: Literal["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity"] = "relu"
+    init: Literal["auto", "he", "xavier"] = "auto"
+    loss: Literal["softmax", "hinge"] = "softmax"
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(5e-4, ge=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    optimizer: Literal["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"] = "sgd"
+    learning_rate: float = Field(0.01, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    eps: float = Field(1e-8, gt=0)
+    schedule: Literal["constant", "step", "cosine"] = "constant"
+    warmup_epochs: int = Field(0, ge=0)
+    step_epochs: int = Field(10, ge=1)
+    step_gamma: float = Field(0.1, gt=0, le=1)
+    batch_size: int = Field(256, ge=1)
+    epochs: int = Field(20, ge=1)
+    augment_flip: bool = False
+    augment_crop: int = Field(0, ge=0)
+    normalize: Literal["auto", "channel", "feature", "none"] = "auto"
+    early_stopping: bool = True
+    patience: int = Field(10, ge=1)
+
+    @field_validator("hidden_sizes")
+    @classmethod
+    def _positive_sizes(cls, value):
+        if any(size < 1 for size in value):
+            raise ValueError(f"hidden sizes must be positive, got {value}")
+        return value
+
+
+class OutputConfig(_Section):
+    """What a run keeps besides its metrics."""
+
+    feature_cache: bool = Field(True, description="reuse features computed by earlier runs on the same data")
+    plots: bool = True
+
+
+class Config(_Section):
+    """One experiment: data, features, classifier, seed."""
+
+    name: str = Field("run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)
+    description: str = ""
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    data: DataConfig = DataConfig()
+    features: FeaturesConfig = Field(default_factory=_default_features)
+    classifier: Literal["svm", "mlp"] = "svm"
+    svm: SvmConfig = SvmConfig()
+    mlp: MlpConfig = MlpConfig()
+    output: OutputConfig = OutputConfig()
+
+    def to_dict(self) -> dict:
+        """The resolved config as plain JSON-able data (what a run directory records)."""
+        return self.model_dump(mode="json")
+
+    def digest(self) -> str:
+        """A stable hash of the resolved config, for run identity and resuming."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Config:
+    """Read, override and validate the YAML config at `path`.
+
+    Parameters
+    ----------
+    path : path to a YAML file holding one experiment.
+    overrides : ``key.path=value`` strings; values are parsed as YAML (``[1, 2]``, ``true``, ``0.5``).
+
+    Raises
+    ------
+    ConfigError naming the file, the key path, the value and what is allowed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        hint = " (it is a directory)" if path.is_dir() else ""
+        raise ConfigError(f"config file not found: {path}{hint}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    return parse_config(text, source=str(path), overrides=overrides)
+
+
+def parse_config(text: str, source: str = "<config>", overrides: Sequence[str] = ()) -> Config:
+    """Validate YAML `text` (named `source` in errors) with `overrides` applied."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{source}: YAML syntax error{where}: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: YAML error: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of config keys at the top level, got {type(data).__name__}")
+    for override in overrides:
+        apply_override(data, override)
+    return validate(data, source)
+
+
+def validate(data: dict, source: str = "<config>") -> Config:
+    """Turn plain data into a Config, or raise ConfigError listing every problem."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(error) for error in exc.errors()]
+        raise ConfigError(f"{source}: invalid config:\n  " + "\n  ".join(problems)) from None
+
+
+def apply_override(data: dict, override: str) -> None:
+    """Apply one ``key.path=value`` override to `data` in place, checking the key exists."""
+    key, sep, raw_value = override.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {override!r}: expected KEY.PATH=VALUE, e.g. svm.C=0.1")
+    parts = key.split(".")
+    _check_key_path(parts, f"--set {key}")
+    try:
+        value = yaml.safe_load(raw_value) if raw_value.strip() else None
+    except yaml.YAMLError:
+        value = raw_value
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if not isinstance(child, dict):
+            if child not in (None, True) and child is not False:
+                raise ConfigError(f"--set {key}: {'.'.join(parts[: i + 1])} is {child!r}, not a section")
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _section_fields(parts: Sequence[str]) -> dict[str, Any] | None:
+    """The fields of the section at `parts` (None if `parts` does not lead to a section)."""
+    model: type[BaseModel] = Config
+    for part in parts:
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        sub = _model_of(field.annotation)
+        if sub is None:
+            return None
+        model = sub
+    return model.model_fields
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _check_key_path(parts: Sequence[str], label: str) -> None:
+    for i, part in enumerate(parts):
+        fields = _section_fields(parts[:i])
+        if fields is None:
+            raise ConfigError(f"{label}: {'.'.join(parts[:i])} is a value, not a section")
+        if part not in fields:
+            raise ConfigError(f"{label}: unknown key {'.'.join(parts[: i + 1])!r}{_suggest(part, fields)}")
+
+
+def _suggest(name: str, valid: Any) -> str:
+    valid = sorted(valid)
+    close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{hint}; valid keys here: {', '.join(valid)}"
+
+
+def _describe(error: dict) -> str:
+    loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
+    path = ".".join(loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        fields = _section_fields(loc[:-1]) or {}
+        return f"unknown key {path!r}{_suggest(loc[-1], fields)}"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return f"{path}: required key is missing"
+    return f"{path}: {message} (got {error.get('input')!r})"
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic adds the member type to the location of union errors, e.g. "int" or "tuple[int, int]"
+    return isinstance(part, str) and (part in {"int", "float", "str", "bool", "list", "tuple"} or "[" in part
+                                      or part.endswith("Config"))
+
+
+def dump_yaml(config: Config) -> str:
+    """The resolved config as YAML text."""
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
