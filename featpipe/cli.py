@@ -1,0 +1,137 @@
+"""featpipe's command line: parse arguments, call one library function, map errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+from .errors import FeatpipeError
+
+app = typer.Typer(
+    help="Config-driven image classification: hand-designed features + linear SVM versus an MLP.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Inspect and fetch data sets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def _fail(error: FeatpipeError) -> None:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(error.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"featpipe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """featpipe: compare hand-designed features with features an MLP learns."""
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(..., help="YAML file describing one experiment."),
+    set_: List[str] = typer.Option([], "--set", help="Override a config value: KEY.PATH=VALUE (repeatable)."),
+    out: Path = typer.Option(Path("runs"), "--out", help="Folder that receives the run folder."),
+    name: Optional[str] = typer.Option(None, "--name", help="Run folder name (default: NAME-TIMESTAMP)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted MLP training from its last checkpoint."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Run one experiment: load data, split, fit, evaluate, and write a run folder."""
+    from .config import load_config
+    from .runner import run_experiment
+    from .summary import format_run
+
+    try:
+        cfg = load_config(config, set_)
+        run_name = name or f"{cfg.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        result = run_experiment(cfg, out / run_name, resume=resume, progress=not quiet, command=sys.argv)
+    except FeatpipeError as error:
+        _fail(error)
+    typer.echo(format_run(result.metrics, result.run_dir))
+
+
+@app.command()
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A finished run folder."),
+    data: str = typer.Option(..., "--data", help="Labelled data: digits, cifar10[:DIR], or an image folder / .tar.gz."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split to score (default: test if present, else train)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Score a saved model on any labelled data; prints and writes the metrics."""
+    from .inference import evaluate as evaluate_run
+
+    try:
+        result = evaluate_run(run_dir, data, split, progress=not quiet)
+    except FeatpipeError as error:
+        _fail(error)
+    typer.echo(f"{run_dir} on {data} [{result['split']}]: accuracy {result['accuracy']:.2%} over {result['n']} images")
+    for name, accuracy in result["per_class"].items():
+        typer.echo(f"  {name:>14}: {'-' if accuracy is None else f'{accuracy:.1%}'}")
+
+
+@app.command()
+def predict(
+    run_dir: Path = typer.Argument(..., help="A finished run folder."),
+    images: List[Path] = typer.Argument(..., help="Image files of any size."),
+    top: int = typer.Option(3, "--top", min=1, help="How many classes to show per image."),
+) -> None:
+    """Show the top classes, with scores, for image files."""
+    from .inference import predict as predict_images
+
+    try:
+        results = predict_images(run_dir, images, top)
+    except FeatpipeError as error:
+        _fail(error)
+    for result in results:
+        ranked = ", ".join(f"{t['class']} {t['score']:.3f}" for t in result["top"])
+        typer.echo(f"{result['image']}: {ranked}  ({result['score_kind']})")
+
+
+@data_app.command("info")
+def data_info(
+    spec: str = typer.Argument(..., help="digits, cifar10[:DIR], or an image folder / .tar.gz (folder:PATH)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Describe a data set: splits, image shape, classes and counts."""
+    from .data import describe, load_source, parse_spec
+
+    try:
+        splits = load_source(**parse_spec(spec), progress=not quiet)
+    except FeatpipeError as error:
+        _fail(error)
+    typer.echo(describe(splits))
+
+
+@data_app.command("download")
+def data_download(
+    name: str = typer.Argument(..., help="Data set to download: cifar10."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Cache folder (default: $FEATPIPE_CACHE or the user cache)."),
+) -> None:
+    """Download a data set into the cache and verify its checksum."""
+    from .data import download_cifar10
+    from .errors import DataError
+
+    try:
+        if name != "cifar10":
+            raise DataError(f"unknown data set {name!r}: the one that can be downloaded is 'cifar10'")
+        path = download_cifar10(cache_dir)
+    except FeatpipeError as error:
+        _fail(error)
+    typer.echo(f"cifar10 ready at {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,86 @@
+"""Use a finished run's model: score it on other labelled data, or classify image files."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import atomic, model_io, provenance
+from .data import load_source, parse_spec
+from .errors import DataError
+from .imageops import conform, read_image
+from .metrics import classification_scores
+from .runner import read_run
+
+
+def load_model(run_dir: str | Path):
+    """The fitted model of a run folder and its metrics (which name its classes and image shape)."""
+    metrics = read_run(run_dir)
+    return model_io.load(run_dir), metrics
+
+
+def evaluate(run_dir: str | Path, spec: str, split: str | None = None, progress: bool = True) -> dict:
+    """Score a run's model on the labelled images `spec` names; writes evaluations/<name>.json.
+
+    Classes are matched by name; images are resized to the model's input shape.
+    """
+    model, metrics = load_model(run_dir)
+    sources = load_source(**parse_spec(spec), progress=progress)
+    if split is None:
+        split = "test" if "test" in sources else "train"
+    if split not in sources:
+        raise DataError(f"data {spec!r} has no split {split!r} (splits: {', '.join(sorted(sources))})")
+    dataset = sources[split]
+    model_classes = list(metrics["data"]["class_names"])
+    unknown = [name for name in dataset.class_names if name not in model_classes]
+    if unknown:
+        raise DataError(
+            f"data {spec!r} has classes the model does not know: {', '.join(unknown)} "
+            f"(the model's classes: {', '.join(model_classes)})"
+        )
+    to_model = np.array([model_classes.index(name) for name in dataset.class_names], dtype=np.int64)
+    labels = to_model[dataset.labels]
+    images = conform(dataset.images, tuple(metrics["data"]["image_shape"]))
+    predicted = model.predict(images)
+    scores = classification_scores(labels, predicted, model_classes)
+    result = {
+        "run": str(Path(run_dir)),
+        "data": spec,
+        "split": split,
+        "source": dataset.source,
+        "fingerprint": dataset.fingerprint(),
+        **scores,
+        "evaluated": provenance.now_iso(),
+    }
+    tag = hashlib.sha256(f"{spec}|{split}".encode()).hexdigest()[:8]
+    atomic.write_json(Path(run_dir) / "evaluations" / f"{split}-{tag}.json", result)
+    return result
+
+
+def predict(run_dir: str | Path, image_paths: Sequence[str | Path], top: int = 3) -> list[dict]:
+    """Top classes with scores for each image file (any size; resized as the model expects).
+
+    Scores are class probabilities when the classifier gives them, else its decision values.
+    """
+    model, metrics = load_model(run_dir)
+    classes = list(metrics["data"]["class_names"])
+    shape = tuple(metrics["data"]["image_shape"])
+    images = np.stack([read_image(path, shape) for path in image_paths])
+    classifier = model.named_steps["classifier"]
+    features = model.named_steps["features"].transform(images)
+    if hasattr(classifier, "predict_proba"):
+        scores, kind = classifier.predict_proba(features), "probability"
+    else:
+        scores, kind = classifier.decision_function(features), "decision value"
+    if scores.ndim == 1:  # binary decision values: positive means classes_[1]
+        scores = np.stack([-scores, scores], axis=1)
+    column_class = [classes[int(label)] for label in classifier.classes_]
+    order = np.argsort(-scores, axis=1)[:, :top]
+    return [
+        {"image": str(path), "score_kind": kind,
+         "top": [{"class": column_class[j], "score": float(scores[i, j])} for j in order[i]]}
+        for i, path in enumerate(image_paths)
+    ]

@@ -1,0 +1,252 @@
+"""One experiment: load and split data, fit features and classifier, score, write the run folder.
+
+The run folder is built in a temporary folder beside its destination and moved into place only
+when complete, so an interrupted or failed run never leaves a half-written result behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from . import atomic, model_io, pipeline, plots, provenance
+from .config import Config, dump_yaml
+from .data import Dataset, load_source, stratified_split, subset
+from .data.cache import cache_root
+from .errors import ConfigError, DataError
+from .features.cache import FeatureCache, fit_transform_cached
+from .metrics import classification_scores
+
+THROUGHPUT_SAMPLE = 1000  # images timed end to end (features + classifier) for images/s
+
+
+@dataclass
+class Splits:
+    """The labelled images of one run: train, validation and (optionally) test."""
+
+    train: Dataset
+    val: Dataset
+    test: Dataset | None = None
+
+    def named(self) -> dict[str, Dataset]:
+        items = {"train": self.train, "val": self.val, "test": self.test}
+        return {name: ds for name, ds in items.items() if ds is not None}
+
+
+@dataclass
+class RunResult:
+    """What `run_experiment` produced: the run folder and its metrics."""
+
+    run_dir: Path
+    metrics: dict = field(default_factory=dict)
+
+
+class StageTimer:
+    """Wall-clock seconds per named stage."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+
+def load_splits(config: Config, progress: bool = True) -> Splits:
+    """Load the configured source and split its training images (seeded, stratified)."""
+    data = config.data
+    sources = load_source(
+        data.source, root=data.root, cache_dir=data.cache_dir, download=data.download,
+        image_size=data.image_size, progress=progress,
+    )
+    if "train" not in sources:
+        raise DataError(f"data source {data.source!r} has no 'train' split (found: {', '.join(sorted(sources))})")
+    pool = sources["train"]
+    if data.n_train is not None or data.per_class is not None:
+        pool = subset(pool, n=data.n_train, per_class=data.per_class, seed=config.seed)
+    train, val = stratified_split(pool, data.val_fraction, config.seed)
+    test = None
+    if data.use_test:
+        if "test" not in sources:
+            raise ConfigError(
+                f"data.use_test is true but source {data.source!r} has no test split "
+                f"(splits: {', '.join(sorted(sources))})"
+            )
+        test = sources["test"]
+    return Splits(train=train, val=val, test=test)
+
+
+def checkpoint_dir_for(config: Config, runs_dir: Path) -> Path:
+    """Where an MLP run keeps its per-epoch checkpoints until it finishes (keyed by config)."""
+    return Path(runs_dir) / ".checkpoints" / f"{config.name}-{config.digest()[:12]}"
+
+
+def run_experiment(
+    config: Config,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    command: Sequence[str] | None = None,
+) -> RunResult:
+    """Run one experiment and write its folder at `run_dir` (atomically; an existing one is replaced).
+
+    The folder holds ``config.yaml`` (resolved), ``metrics.json``, ``model.json``/``model.npz``
+    and plots; MLP runs add ``history.json``.
+    """
+    run_dir = Path(run_dir)
+    timer = StageTimer()
+    started = provenance.now_iso()
+    with timer("load_data"):
+        splits = load_splits(config, progress)
+    named = splits.named()
+
+    cache = None
+    if config.output.feature_cache:
+        cache = FeatureCache(cache_root(config.data.cache_dir) / "features")
+    extractor = pipeline.build_features(config.features, config.seed)
+    with timer("features"):
+        extractor, features, feature_times, cache_hits = fit_transform_cached(
+            extractor, splits.train.images, splits.train.fingerprint(),
+            {name: (ds.images, ds.fingerprint()) for name, ds in named.items()}, cache, config.seed,
+        )
+    n_features = int(features["train"].shape[1])
+
+    checkpoints = checkpoint_dir_for(config, run_dir.parent)
+    with timer("train"):
+        classifier, selection = _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress)
+
+    model = pipeline.assemble(extractor, classifier)
+    scores = {}
+    with timer("predict"):
+        for name, ds in named.items():
+            scores[name] = classification_scores(ds.labels, classifier.predict(features[name]), ds.class_names)
+    throughput = _throughput(model, splits.val.images)
+
+    metrics = {
+        "name": config.name,
+        "status": "done",
+        "classifier": config.classifier,
+        "features": list(config.features.extractors()),
+        "feature_dim": n_features,
+        "accuracy": {name: s["accuracy"] for name, s in scores.items()},
+        "scores": scores,
+        "selection": selection,
+        "timings": {
+            **{k: round(v, 4) for k, v in timer.seconds.items()},
+            "feature_stages": {k: round(v, 4) for k, v in feature_times.items()},
+        },
+        "feature_cache_hits": cache_hits,
+        "predict_images_per_s": throughput,
+        "data": {
+            "source": splits.train.source,
+            "class_names": list(splits.train.class_names),
+            "image_shape": list(splits.train.images.shape[1:]),
+            "sizes": {name: len(ds) for name, ds in named.items()},
+            "fingerprints": {name: ds.fingerprint() for name, ds in named.items()},
+        },
+        "seed": config.seed,
+        "config_digest": config.digest(),
+        "started": started,
+        "finished": provenance.now_iso(),
+        "versions": provenance.package_versions(),
+        "git_revision": provenance.git_revision(),
+        "machine": provenance.machine(),
+        "command": list(command) if command else None,
+    }
+    _write_run(run_dir, config, model, metrics, classifier, splits)
+    if checkpoints.exists():
+        import shutil
+
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    return RunResult(run_dir=run_dir, metrics=metrics)
+
+
+def _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress):
+    """Fit the configured classifier; returns it and a record of any model selection."""
+    y_train, y_val = splits.train.labels, splits.val.labels
+    if config.classifier == "svm":
+        trials = []
+        best = None
+        for C in config.svm.c_values():
+            svm = pipeline.build_svm(config.svm, C, len(y_train), n_features, config.seed)
+            start = time.perf_counter()
+            svm.fit(features["train"], y_train)
+            val_accuracy = float(np.mean(svm.predict(features["val"]) == y_val))
+            trials.append({"C": C, "val_accuracy": val_accuracy, "fit_seconds": round(time.perf_counter() - start, 4),
+                           "solver": type(svm).__name__})
+            if best is None or val_accuracy > best[0]:
+                best = (val_accuracy, C, svm)
+        return best[2], {"parameter": "svm.C", "chosen": best[1], "trials": trials}
+
+    raw_only = list(config.features.extractors()) == ["raw"]
+    input_shape = tuple(splits.train.images.shape[1:]) if raw_only else None
+    if (config.mlp.augment_flip or config.mlp.augment_crop) and input_shape is None:
+        raise ConfigError(
+            "mlp.augment_flip / mlp.augment_crop work on images: use them with features: {raw: {}} alone "
+            f"(this config has features {list(config.features.extractors())})"
+        )
+    mlp = pipeline.build_mlp(config, input_shape, progress)
+    mlp.fit(features["train"], y_train, X_val=features["val"], y_val=y_val,
+            checkpoint_dir=checkpoints, resume=resume)
+    return mlp, None
+
+
+def _throughput(model, images: np.ndarray) -> float:
+    """End-to-end prediction speed (images/s) on up to THROUGHPUT_SAMPLE images."""
+    sample = images[:THROUGHPUT_SAMPLE]
+    start = time.perf_counter()
+    model.predict(sample)
+    return round(len(sample) / max(time.perf_counter() - start, 1e-9), 1)
+
+
+def _write_run(run_dir: Path, config: Config, model, metrics: dict, classifier, splits: Splits) -> None:
+    with atomic.atomic_dir(run_dir) as tmp:
+        (tmp / "config.yaml").write_text(dump_yaml(config), encoding="utf-8")
+        model_io.save(model, tmp)
+        history = getattr(classifier, "history_", None)
+        if history is not None:
+            atomic.write_json(tmp / "history.json", history)
+        if config.output.plots:
+            _plots(tmp, config, metrics, classifier, splits, history)
+        metrics["model_bytes"] = sum(p.stat().st_size for p in tmp.glob("model.*"))
+        atomic.write_json(tmp / "metrics.json", metrics)
+
+
+def _plots(folder: Path, config: Config, metrics: dict, classifier, splits: Splits, history) -> None:
+    split = "test" if "test" in metrics["scores"] else "val"
+    score = metrics["scores"][split]
+    plots.confusion_matrix(score["confusion"], metrics["data"]["class_names"], folder / "confusion.png",
+                           title=f"{config.name}: {split} accuracy {score['accuracy']:.1%}")
+    if history:
+        plots.learning_curves(history, folder / "learning_curves.png", title=config.name)
+    shape = getattr(classifier, "input_shape", None)
+    if shape is not None:
+        from .nn.templates import first_layer_templates
+
+        templates = first_layer_templates(classifier, tuple(shape))[:50]
+        plots.image_grid(templates, folder / "templates.png", ncols=10,
+                         title="first-layer weights as image templates")
+
+
+def read_run(run_dir: str | Path) -> dict:
+    """The metrics of a finished run folder (raises ModelError if it is not one)."""
+    from .errors import ModelError
+
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        raise ModelError(f"{run_dir}: not a featpipe run folder (no metrics.json)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: unreadable ({exc})") from None

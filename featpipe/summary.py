@@ -1,0 +1,23 @@
+"""Short text summaries of finished runs, for the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def format_run(metrics: dict, run_dir: Path | str | None = None) -> str:
+    """A few lines: what ran, how accurate on each split, how long each stage took."""
+    features = "+".join(metrics.get("features", [])) or "?"
+    lines = [f"{metrics.get('name', '?')}: {features} -> {metrics.get('classifier', '?')}"
+             f" ({metrics.get('feature_dim', '?')} features)"]
+    accuracy = metrics.get("accuracy", {})
+    lines.append("  accuracy: " + ", ".join(f"{split} {value:.2%}" for split, value in accuracy.items()))
+    selection = metrics.get("selection")
+    if selection:
+        lines.append(f"  {selection['parameter']} chosen on validation: {selection['chosen']}")
+    timings = metrics.get("timings", {})
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in timings.items() if isinstance(v, (int, float)))
+    lines.append(f"  time: {stages}; predicts {metrics.get('predict_images_per_s', 0):,.0f} images/s")
+    if run_dir is not None:
+        lines.append(f"  written to {run_dir}")
+    return "\n".join(lines)
