@@ -222,7 +222,10 @@ class Config(_Section):
 
     def to_dict(self) -> dict:
         """The resolved config as plain JSON-able data (what a run directory records)."""
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        # an extractor that is off is left out: in YAML, `hog:` with no value switches it on
+        data["features"] = {k: v for k, v in data["features"].items() if v is not None}
+        return data
 
     def digest(self) -> str:
         """A stable hash of the resolved config, for run identity and resuming."""
@@ -340,8 +343,9 @@ def _check_key_path(parts: Sequence[str], label: str) -> None:
 
 def _suggest(name: str, valid: Any) -> str:
     valid = sorted(valid)
-    close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.5)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    by_lower = {v.lower(): v for v in valid}
+    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.5)
+    hint = f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
     return f"{hint}; valid keys here: {', '.join(valid)}"
 
 
