@@ -1,0 +1,53 @@
+"""Hand-designed image features as scikit-learn transformers: uint8 images in, float32 features out.
+
+`EXTRACTORS` maps the config names to the classes; `make_extractor("hog", orientations=9)` builds
+one from config settings (the settings are the classes' keyword arguments).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from ..errors import InputError
+from .bovw import BagOfVisualWords, codebook_images
+from .color import ColorHistogram
+from .concat import FeatureConcat
+from .hog import HOG, hog_features, hog_glyph
+from .raw import RawPixels
+
+EXTRACTORS: dict[str, type] = {
+    "raw": RawPixels,
+    "color": ColorHistogram,
+    "hog": HOG,
+    "bovw": BagOfVisualWords,
+}
+
+
+def make_extractor(kind: str, **settings: Any) -> Any:
+    """Build the extractor registered as `kind` with keyword `settings` (validated later, in fit)."""
+    if kind not in EXTRACTORS:
+        raise InputError(f"unknown feature extractor kind={kind!r}; choose one of {', '.join(repr(k) for k in EXTRACTORS)}")
+    cls = EXTRACTORS[kind]
+    allowed = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+    unknown = sorted(set(settings) - set(allowed))
+    if unknown:
+        raise InputError(
+            f"feature extractor {kind!r} ({cls.__name__}) has no setting(s) {', '.join(unknown)}; "
+            f"valid settings: {', '.join(allowed) or '(none)'}"
+        )
+    return cls(**settings)
+
+
+__all__ = [
+    "EXTRACTORS",
+    "BagOfVisualWords",
+    "ColorHistogram",
+    "FeatureConcat",
+    "HOG",
+    "RawPixels",
+    "codebook_images",
+    "hog_features",
+    "hog_glyph",
+    "make_extractor",
+]
