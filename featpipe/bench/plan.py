@@ -1,0 +1,300 @@
+"""Batch files: parse them, expand their sweeps into runs, and give every run its identity.
+
+A batch file is YAML::
+
+    name: quickstart                  # names the batch; an output folder holds one batch
+    description: ...                  # optional
+    base: base.yaml                   # optional config every entry starts from
+    set: {data.n_train: 500}          # optional overrides for every run
+    runs:                             # entries; each one a config file and/or overrides and/or sweeps
+      - config: digits/hog_svm.yaml   # a path or a glob (one entry per file), relative to this file
+        name: hog                     # optional; default: the config's name; must be unique
+        set: {svm.loss: hinge}        # overrides for this entry
+        grid:                         # cartesian product: 3 x 2 = 6 runs
+          svm.C: [0.01, 0.1, 1]
+          features.hog.pixels_per_cell: [2, 4]
+        zip:                          # lists of equal length moving together (x the grid)
+          features.hog.orientations: [6, 9]
+          seed: [0, 1]
+
+Layering, lowest first: base, the entry's config file, the batch's ``set``, the entry's
+``set`` and ``name``, then the swept values. Keys are checked against the config schema as
+they are applied (the same check as ``--set``), and every expanded run is validated, so a
+typo fails here, naming the file and the key, before any run starts. An entry's
+``features`` replaces the base's: extractors are a choice, not settings to blend.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from featpipe.config import Config, apply_override, validate
+from featpipe.errors import ConfigError
+
+from .identity import data_identity, resolve_data_paths, run_id
+
+_BATCH_KEYS = ("name", "description", "base", "set", "runs")
+_ENTRY_KEYS = ("config", "name", "set", "grid", "zip")
+_NAME_CHARS = "letters, digits, '_', '.', '-' (not starting with a punctuation mark)"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a batch: its ID, resolved config and the swept values that made it."""
+
+    run_id: str
+    config: Config
+    swept: dict[str, Any] = field(default_factory=dict)
+    origin: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def describe_swept(self) -> str:
+        """``svm.C=0.1 features.hog.pixels_per_cell=4``, or '' for a run without sweeps."""
+        return " ".join(f"{key}={_short(value)}" for key, value in self.swept.items())
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """A parsed and expanded batch file: its name and its runs in a stable order."""
+
+    name: str
+    path: Path
+    runs: tuple[PlannedRun, ...]
+    description: str = ""
+
+    def swept_keys(self) -> list[str]:
+        """Every swept key, in order of first appearance."""
+        keys: dict[str, None] = {}
+        for run in self.runs:
+            keys.update(dict.fromkeys(run.swept))
+        return list(keys)
+
+    def by_id(self) -> dict[str, PlannedRun]:
+        return {run.run_id: run for run in self.runs}
+
+
+def load_batch(path: str | Path) -> BatchPlan:
+    """Read, expand and validate the batch file at `path`.
+
+    Raises ConfigError (or DataError for a missing data root) naming the file, the entry and
+    the key at fault.
+    """
+    path = Path(path)
+    if not path.is_file():
+        hint = " (it is a directory)" if path.is_dir() else ""
+        raise ConfigError(f"batch file not found: {path}{hint}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read batch file ({exc})") from None
+    return parse_batch(text, path)
+
+
+def parse_batch(text: str, path: str | Path) -> BatchPlan:
+    """Expand batch YAML `text`; `path` names it in errors and anchors its relative config paths."""
+    path = Path(path)
+    spec = _read_mapping(text, str(path), "batch file")
+    unknown = [key for key in spec if key not in _BATCH_KEYS]
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r} in batch file; valid keys: {', '.join(_BATCH_KEYS)}")
+    name = spec.get("name")
+    _check_name(name, f"{path}: name")
+    folder = path.parent
+    base = {}
+    if spec.get("base") is not None:
+        base_path = _relative(folder, spec["base"], f"{path}: base")
+        base = _read_config_file(base_path)
+    common = _mapping(spec.get("set"), f"{path}: set")
+    entries = spec.get("runs")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path}: runs: expected a non-empty list of entries (each with config, set, grid or zip), "
+                          f"got {entries!r}")
+
+    runs: list[PlannedRun] = []
+    entry_names: dict[str, str] = {}
+    memo: dict[str, str] = {}
+    for index, entry in enumerate(entries):
+        where = f"{path}: runs[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a mapping with keys {', '.join(_ENTRY_KEYS)}, got {entry!r}")
+        unknown = [key for key in entry if key not in _ENTRY_KEYS]
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(_ENTRY_KEYS)}")
+        for config_path, data in _entry_sources(entry, base, folder, where):
+            label = f"{where} ({config_path.name})" if config_path else where
+            runs.extend(_expand_entry(entry, data, common, label, path, entry_names, memo))
+
+    seen: dict[str, PlannedRun] = {}
+    for run in runs:
+        if run.run_id in seen:
+            raise ConfigError(f"{run.origin}: gives the same run as {seen[run.run_id].origin} "
+                              f"(ID {run.run_id}); remove the repeated sweep value or entry")
+        seen[run.run_id] = run
+    return BatchPlan(name=name, path=path, runs=tuple(runs), description=str(spec.get("description") or ""))
+
+
+def _entry_sources(entry: dict, base: dict, folder: Path, where: str) -> list[tuple[Path | None, dict]]:
+    """The starting config dicts of an entry: base + each config file it names (a glob may name several)."""
+    pattern = entry.get("config")
+    if pattern is None:
+        return [(None, copy.deepcopy(base))]
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise ConfigError(f"{where}: config: expected a path (or glob) of a config file, got {pattern!r}")
+    if glob.has_magic(pattern):
+        full = pattern if Path(pattern).is_absolute() else str(folder / pattern)
+        matches = sorted(Path(p) for p in glob.glob(full) if Path(p).is_file())
+        if not matches:
+            raise ConfigError(f"{where}: config: {pattern!r} matches no file (looked in {folder})")
+        if len(matches) > 1 and entry.get("name") is not None:
+            raise ConfigError(f"{where}: name: one name cannot go to the {len(matches)} configs {pattern!r} matches; "
+                              "drop `name` (each run is named after its config)")
+    else:
+        matches = [_relative(folder, pattern, f"{where}: config")]
+    return [(match, _merge(base, _read_config_file(match))) for match in matches]
+
+
+def _expand_entry(entry, data, common, label, batch_path, entry_names, memo) -> list[PlannedRun]:
+    """Apply overrides and sweeps to one entry's config dict; validate and identify every run."""
+    for key, value in common.items():
+        _set_key(data, key, value, f"{batch_path}: set")
+    for key, value in _mapping(entry.get("set"), f"{label}: set").items():
+        _set_key(data, key, value, f"{label}: set")
+    if entry.get("name") is not None:
+        _check_name(entry["name"], f"{label}: name")
+        data["name"] = entry["name"]
+    name = str(data.get("name", Config.model_fields["name"].default))
+    if name in entry_names:
+        raise ConfigError(f"{label}: two batch entries are named {name!r} (the other is {entry_names[name]}); "
+                          "give one of them its own `name:`")
+    entry_names[name] = label
+
+    combinations = _sweep_combinations(entry, label)
+    runs = []
+    for swept in combinations:
+        run_data = copy.deepcopy(data)
+        for key, value in swept.items():
+            _set_key(run_data, key, value, label)
+        resolve_data_paths(run_data)
+        origin = f"{label}" + (f" [{' '.join(f'{k}={_short(v)}' for k, v in swept.items())}]" if swept else "")
+        config = validate(run_data, origin)
+        runs.append(PlannedRun(run_id(config, data_identity(config, memo)), config, swept, origin))
+    return runs
+
+
+def _sweep_combinations(entry: dict, label: str) -> list[dict[str, Any]]:
+    """The grid's cartesian product (first key outermost) times the zip's rows."""
+    grid = _mapping(entry.get("grid"), f"{label}: grid")
+    zipped = _mapping(entry.get("zip"), f"{label}: zip")
+    for kind, sweep in (("grid", grid), ("zip", zipped)):
+        for key, values in sweep.items():
+            if not isinstance(values, list):
+                raise ConfigError(f"{label}: {kind}: {key}: expected a list of values to sweep, got {values!r}")
+            if not values:
+                raise ConfigError(f"{label}: {kind}: {key}: the list of values is empty; give at least one value")
+    both = set(grid) & set(zipped)
+    if both:
+        raise ConfigError(f"{label}: {sorted(both)[0]!r} is swept in both grid and zip; sweep it in one of them")
+    lengths = {key: len(values) for key, values in zipped.items()}
+    if len(set(lengths.values())) > 1:
+        described = ", ".join(f"{key} has {n}" for key, n in lengths.items())
+        raise ConfigError(f"{label}: zip: the lists must have equal lengths (they move together); {described}")
+    rows = [{}]
+    for key, values in grid.items():
+        rows = [{**row, key: value} for row in rows for value in values]
+    if zipped:
+        zip_rows = [dict(zip(zipped, values)) for values in zip(*zipped.values())]
+        rows = [{**row, **zip_row} for row, zip_row in itertools.product(rows, zip_rows)]
+    return rows
+
+
+def _set_key(data: dict, key: Any, value: Any, where: str) -> None:
+    """Set dotted `key` to `value` in a raw config dict, after checking the key exists."""
+    if not isinstance(key, str) or not key.strip() or "=" in key:
+        raise ConfigError(f"{where}: {key!r} is not a config key; expected a dotted key such as svm.C")
+    try:
+        apply_override(data, f"{key}=")  # checks the key against the schema and makes its sections
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {str(exc).removeprefix(f'--set {key}: ')}") from None
+    node = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node[part]
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def _merge(base: dict, over: dict, top: bool = True) -> dict:
+    """`over` laid on `base`, section by section (the top-level `features` is replaced whole)."""
+    merged = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and not (top and key == "features"):
+            merged[key] = _merge(merged[key], value, top=False)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _read_config_file(path: Path) -> dict:
+    if not path.is_file():
+        hint = " (it is a directory)" if path.is_dir() else ""
+        raise ConfigError(f"config file not found: {path}{hint}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    return _read_mapping(text, str(path), "config")
+
+
+def _read_mapping(text: str, source: str, what: str) -> dict:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{source}: YAML syntax error{where}: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: YAML error: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level of the {what}, got {type(data).__name__}")
+    return data
+
+
+def _mapping(value: Any, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping of dotted keys to values (e.g. svm.C: 0.1), got {value!r}")
+    return value
+
+
+def _relative(folder: Path, value: Any, where: str) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected a file path, got {value!r}")
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else folder / path
+
+
+def _check_name(name: Any, where: str) -> None:
+    ok = isinstance(name, str) and name[:1].isalnum() and all(c.isalnum() or c in "_.-" for c in name)
+    if not ok or len(name) > 100:
+        raise ConfigError(f"{where}: expected a name of {_NAME_CHARS}, at most 100 characters; got {name!r}")
+
+
+def _short(value: Any) -> str:
+    """A compact rendering of a swept value for plan lines and table cells."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_short(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{_short(v)}" for k, v in value.items()) + "}"
+    return str(value)
