@@ -281,10 +281,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 break
             rng = _generator(state.entropy, 1, epoch)
             started = time.perf_counter()
-            loss, train_acc, lr = self._train_epoch(
-                epoch, X, y_idx, batch, network, optimizer, schedule, state, loss_fn, rng,
-                mean if do_normalize else None, inv_std,
-            )
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+                loss, train_acc, lr = self._train_epoch(
+                    epoch, X, y_idx, batch, network, optimizer, schedule, state, loss_fn, rng,
+                    mean if do_normalize else None, inv_std,
+                )
             epoch_time = time.perf_counter() - started
             if optimizer.weight_decay and self.optimizer != "adamw":
                 loss += 0.5 * float(optimizer.weight_decay) * sum(float(np.vdot(w, w)) for w in weights)
@@ -497,7 +498,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels (elements of ``classes_``), shape (N,)."""
-        return self.classes_[np.argmax(self._scores(X), axis=1)]
+        scores = self._scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def _scores(self, X) -> np.ndarray:
         check_is_fitted(self, "coefs_")
@@ -655,8 +657,11 @@ def _as_features(X, name: str) -> np.ndarray:
             f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}. Reshape your data, "
             f"e.g. images with {name}.reshape(len({name}), -1)"
         )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InputError(f"{name} is empty (shape {arr.shape}); need at least 1 sample and 1 feature")
+    for axis, what in ((0, "sample"), (1, "feature")):
+        if arr.shape[axis] == 0:
+            raise InputError(
+                f"{name} is empty: 0 {what}(s) (shape={arr.shape}) while a minimum of 1 is required."
+            )
     if arr.dtype != np.float32:
         try:
             arr = arr.astype(np.float32)
