@@ -5,21 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from .data.images import decode_image, resize_images
 from .errors import DataError
 
 
 def conform(images: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     """Resize uint8 images (N, H, W, C) to `shape` = (H', W', C'), converting channels 1 <-> 3."""
     height, width, channels = shape
-    images = _match_channels(images, channels)
-    if images.shape[1:3] == (height, width):
-        return images
-    out = np.empty((len(images), height, width, channels), dtype=np.uint8)
-    for i, image in enumerate(images):
-        out[i] = _resize(image, height, width)
-    return out
+    return resize_images(_match_channels(images, channels), (height, width))
 
 
 def read_image(path: str | Path, shape: tuple[int, int, int]) -> np.ndarray:
@@ -27,16 +21,7 @@ def read_image(path: str | Path, shape: tuple[int, int, int]) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"image not found: {path}")
-    try:
-        with Image.open(path) as image:
-            image.load()
-            image = image.convert("L" if shape[2] == 1 else "RGB")
-            array = np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable image ({exc})") from None
-    if array.ndim == 2:
-        array = array[..., None]
-    return conform(array[None], shape)[0]
+    return conform(decode_image(path)[None], shape)[0]
 
 
 def _match_channels(images: np.ndarray, channels: int) -> np.ndarray:
@@ -50,9 +35,3 @@ def _match_channels(images: np.ndarray, channels: int) -> np.ndarray:
         luma = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
         return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
     raise DataError(f"cannot convert images with {have} channels to {channels}")
-
-
-def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    mode_image = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
-    resized = np.asarray(mode_image.resize((width, height), Image.Resampling.LANCZOS), dtype=np.uint8)
-    return resized[..., None] if resized.ndim == 2 else resized
