@@ -61,8 +61,9 @@ def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], compress: b
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     """Save one array to a `.npy` file atomically."""
-    with atomic_path(path, suffix=".npy") as tmp:
-        np.save(tmp, array, allow_pickle=False)
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)  # to a buffer: given a path, np.save would append ".npy"
+    write_bytes(path, buffer.getvalue())
 
 
 @contextlib.contextmanager

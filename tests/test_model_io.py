@@ -114,3 +114,9 @@ def test_atomic_write_failure_keeps_old_file(tmp_path):
         atomic.write_json(path, {"a": object()})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_save_npy_writes_the_named_file(tmp_path):
+    atomic.save_npy(tmp_path / "x.npy", np.arange(5))
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), np.arange(5))
+    assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
