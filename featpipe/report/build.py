@@ -1,0 +1,151 @@
+"""Build the comparison report of a folder of runs and write it as HTML, Markdown and CSV."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import atomic, provenance
+from ..summary import format_run
+from .collect import Collection, RunRecord, collect_runs, group_by_data
+from .figures import Figure, metric_figures
+from .pictures import Note, picture_figures
+from .table import Column, build_rows, to_csv, visible_columns
+
+DEFAULT_NAME = "report.html"
+
+
+@dataclass
+class Section:
+    """The part of the report about runs scored on one data set."""
+
+    label: str
+    rows: list[dict]
+    columns: list[Column]
+    figures: list[Figure]
+    notes: list[Note]
+    summaries: list[tuple[str, str]]  # (run name, text)
+
+
+@dataclass
+class Report:
+    """Everything the HTML and Markdown pages show."""
+
+    title: str
+    root: Path
+    generated: str
+    sections: list[Section]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[dict]:
+        return [row for section in self.sections for row in section.rows]
+
+
+@dataclass
+class ReportFiles:
+    """Where a report was written, and the warnings met on the way."""
+
+    html: Path
+    markdown: Path
+    csv: Path
+    figures_dir: Path
+    n_runs: int
+    warnings: list[str]
+
+
+def run_summary(run: RunRecord) -> str:
+    """The per-run text of the report: `featpipe run`'s own summary for finished runs."""
+    if run.done:
+        return format_run(run.metrics, run.path)
+    detail = f": {run.error}" if run.error else ""
+    return f"{run.name}: {run.status}{detail}\n  folder {run.path}"
+
+
+def make_report(collection: Collection, images: bool = True, max_images: int = 8, progress: bool = False) -> Report:
+    """Tables, figures and notes for every data set in `collection`."""
+    groups = group_by_data(collection.runs)
+    warnings = list(collection.warnings)
+    if len(groups) > 1:
+        warnings.append(
+            f"the runs use {len(groups)} different data sets; accuracies are compared only within each: "
+            + "; ".join(f"{g.label}: {len(g.runs)} run(s)" for g in groups)
+        )
+    sections = []
+    for group in groups:
+        rows = build_rows(group.runs, collection.root)
+        order = {row["path"]: i for i, row in enumerate(rows)}
+        runs = sorted(group.runs, key=lambda r: order.get(r.relative_to(collection.root), 0))
+        pictures, notes = picture_figures(runs, images=images, max_images=max_images, progress=progress)
+        if not images:
+            notes.append(Note("", "image figures (HOG glyphs, color histograms, misclassified images) were "
+                                  "left out (--no-images)"))
+        sections.append(Section(
+            label=group.label, rows=rows, columns=visible_columns(rows),
+            figures=metric_figures(runs) + pictures, notes=notes,
+            summaries=[(run.name, run_summary(run)) for run in runs],
+        ))
+    root = collection.root
+    title = f"featpipe comparison: {root.resolve().name or root}"
+    return Report(title=title, root=root, generated=provenance.now_iso(), sections=sections, warnings=warnings)
+
+
+def report_paths(root: Path, out: str | os.PathLike | None) -> tuple[Path, Path, Path, Path]:
+    """(html, markdown, csv, markdown figures folder) for `out` (default: ROOT/report.html)."""
+    html = Path(out) if out is not None else Path(root) / DEFAULT_NAME
+    if html.is_dir():
+        html = html / DEFAULT_NAME
+    if html.suffix.lower() not in (".html", ".htm"):
+        html = html.with_name(html.name + ".html")
+    return html, html.with_suffix(".md"), html.with_suffix(".csv"), html.with_name(html.stem + "_figures")
+
+
+def build_report(root: str | os.PathLike, out: str | os.PathLike | None = None, *, images: bool = True,
+                 max_images: int = 8, progress: bool = False) -> ReportFiles:
+    """Collect the runs under `root` and write the HTML page, its Markdown twin and the CSV table.
+
+    Parameters
+    ----------
+    root : a run folder or any folder holding run folders (searched recursively).
+    out : the HTML file to write (default ``ROOT/report.html``); the Markdown (``.md``), CSV
+        (``.csv``) and the Markdown's figures folder (``<stem>_figures/``) go beside it.
+    images : draw the figures that reload each run's data (HOG glyphs, color histograms,
+        misclassified images); slow for large data sets.
+    max_images : misclassified validation images shown per run.
+
+    Raises
+    ------
+    ModelError if `root` holds no readable run.
+    """
+    from .html import render_html
+    from .markdown import render_markdown
+
+    collection = collect_runs(root)
+    report = make_report(collection, images=images, max_images=max_images, progress=progress)
+    html_path, md_path, csv_path, figures_dir = report_paths(collection.root, out)
+    figure_files = _figure_files(report)
+    with atomic.atomic_dir(figures_dir) as tmp:
+        for figure, name in figure_files.items():
+            atomic.write_bytes(tmp / name, figure.png)
+    links = {figure: f"{figures_dir.name}/{name}" for figure, name in figure_files.items()}
+    atomic.write_text(md_path, render_markdown(report, links))
+    atomic.write_text(csv_path, to_csv(report.rows))
+    atomic.write_text(html_path, render_html(report))
+    return ReportFiles(html=html_path, markdown=md_path, csv=csv_path, figures_dir=figures_dir,
+                       n_runs=len(report.rows), warnings=report.warnings)
+
+
+def _figure_files(report: Report) -> dict[Figure, str]:
+    """A distinct, file-system-safe PNG name for every figure."""
+    names: dict[Figure, str] = {}
+    for index, section in enumerate(report.sections):
+        prefix = f"{index + 1}-" if len(report.sections) > 1 else ""
+        for figure in section.figures:
+            stem = prefix + (re.sub(r"[^A-Za-z0-9._-]+", "-", figure.key).strip("-.") or "figure")
+            name, n = f"{stem}.png", 2
+            while name in names.values():
+                name, n = f"{stem}-{n}.png", n + 1
+            names[figure] = name
+    return names
