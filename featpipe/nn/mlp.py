@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
 import time
 from functools import partial
 from pathlib import Path
@@ -29,6 +30,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
+from threadpoolctl import threadpool_info
 from tqdm.auto import tqdm
 
 from ..errors import InputError, ModelError, TrainingError
@@ -254,6 +256,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         )
         network = Network(weights, biases, self.activation, float(self.dropout))
         optimizer = self._make_optimizer()
+        optimizer.n_threads = _blas_threads()  # follow the BLAS limit (e.g. threadpool_limits)
         steps_per_epoch = math.ceil(X.shape[0] / self.batch_size)
         schedule = Schedule(
             self.schedule,
@@ -696,6 +699,12 @@ def _seed_entropy(random_state) -> int:
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(2**31 - 1))
     return int(random_state)
+
+
+def _blas_threads() -> int:
+    """Threads the BLAS may use now (respects threadpoolctl limits), at most the CPU count."""
+    counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
+    return max(1, min(max(counts, default=1), os.cpu_count() or 1))
 
 
 def _generator(entropy: int, *spawn_key: int) -> np.random.Generator:

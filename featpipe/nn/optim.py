@@ -8,7 +8,9 @@ the optimizer before a step to follow a schedule.
 Speed: an update touches every parameter several times. Instead of whole-array NumPy
 expressions (each one a pass over main memory plus a temporary), the update runs on chunks of
 `CHUNK` elements with in-place ufuncs and one small scratch buffer, so the intermediate passes
-stay in the CPU cache.
+stay in the CPU cache. With ``n_threads > 1`` the chunks are shared out among that many
+threads (NumPy releases the GIL inside ufunc loops); every chunk gets the same operations either
+way, so the result does not depend on the thread count.
 
 Weight decay: ``weight_decay`` is applied to parameters with ``ndim >= 2`` (weight matrices)
 and never to vectors (biases), as nanoGPT does. For SGD, momentum, Nesterov, RMSProp and Adam
@@ -24,6 +26,8 @@ arrays and numbers, for checkpoints, and restored by `load_state_dict`.
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -61,7 +65,9 @@ class Optimizer:
         self.weight_decay = weight_decay
         self.step_count = 0
         self.state: dict[str, list[np.ndarray]] = {}
-        self._scratch: np.ndarray | None = None
+        #: Threads sharing the update of large parameter sets (results do not depend on it).
+        self.n_threads = 1
+        self._scratch: list[np.ndarray] = []
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Update ``params`` in place from ``grads`` (which are overwritten)."""
@@ -70,18 +76,34 @@ class Optimizer:
         if not self.state and self.slots:
             self.state = {name: [np.zeros_like(p) for p in params] for name in self.slots}
         self.step_count += 1
-        dtype = params[0].dtype if params else np.float32
-        if self._scratch is None or self._scratch.dtype != dtype:
-            self._scratch = np.empty(CHUNK, dtype=dtype)
+        tasks = []
         for i, (p, g) in enumerate(zip(params, grads)):
             if p.shape != g.shape:
                 raise ValueError(f"parameter {i} has shape {p.shape} but its gradient {g.shape}")
             decay = self.weight_decay if p.ndim >= 2 else 0.0
             flat = [_flat(p), _flat(g)] + [_flat(self.state[name][i]) for name in self.slots]
-            size = flat[0].size
-            for start in range(0, size, CHUNK):
-                stop = min(start + CHUNK, size)
-                self._update(*[a[start:stop] for a in flat], self._scratch[: stop - start], decay)
+            for start in range(0, flat[0].size, CHUNK):
+                tasks.append(([a[start : start + CHUNK] for a in flat], decay))
+        n_threads = max(1, min(int(self.n_threads), len(tasks) // 4))
+        dtype = params[0].dtype if params else np.float32
+        if len(self._scratch) < n_threads or self._scratch[0].dtype != dtype:
+            self._scratch = [np.empty(CHUNK, dtype=dtype) for _ in range(n_threads)]
+        if n_threads == 1:
+            self._run(tasks, self._scratch[0])
+            return
+        share = -(-len(tasks) // n_threads)
+        pool = _pool(n_threads - 1)
+        futures = [
+            pool.submit(self._run, tasks[k * share : (k + 1) * share], self._scratch[k])
+            for k in range(1, n_threads)
+        ]
+        self._run(tasks[:share], self._scratch[0])
+        for future in futures:
+            future.result()
+
+    def _run(self, tasks, scratch: np.ndarray) -> None:
+        for arrays, decay in tasks:
+            self._update(*arrays, scratch[: arrays[0].size], decay)
 
     def _update(self, *arrays: np.ndarray) -> None:
         raise NotImplementedError
@@ -278,6 +300,18 @@ class Schedule:
         total = self.total_epochs * self.steps_per_epoch - warmup_steps
         progress = min(1.0, (step - warmup_steps) / max(1, total))
         return 0.5 * self.base_lr * (1.0 + math.cos(math.pi * progress))
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``workers`` threads, created on first use."""
+    with _POOLS_LOCK:
+        if workers not in _POOLS:
+            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="featpipe-optim")
+        return _POOLS[workers]
 
 
 def _flat(a: np.ndarray) -> np.ndarray:

@@ -163,3 +163,22 @@ def test_schedules():
     assert optim.Schedule("constant", 0.3, total_epochs=1, steps_per_epoch=1)(1000) == 0.3
     with pytest.raises(ValueError, match="schedule='linear' is not one of constant, step, cosine"):
         optim.Schedule("linear", 0.1, total_epochs=1, steps_per_epoch=1)
+
+
+@pytest.mark.parametrize("cls", [optim.Nesterov, optim.AdamW])
+def test_threaded_update_equals_serial_update(cls):
+    rng = np.random.default_rng(3)
+    shapes = [(9, optim.CHUNK // 2 + 5), (optim.CHUNK // 3,), (5, optim.CHUNK)]
+    params = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
+    grads = [[rng.standard_normal(s, dtype=np.float32) for s in shapes] for _ in range(3)]
+    results = []
+    for n_threads in (1, 3):
+        opt = cls(0.01, weight_decay=0.1)
+        opt.n_threads = n_threads
+        ps = [p.copy() for p in params]
+        for gs in grads:
+            opt.step(ps, [g.copy() for g in gs])
+        results.append(ps)
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
+    assert not np.array_equal(results[0][0], params[0])
