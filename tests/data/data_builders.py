@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import io
 import pickle
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +85,30 @@ def write_cifar_folder(folder: Path, per_batch: int = 3, seed: int = 0, protocol
     meta = {b"num_cases_per_batch": per_batch, b"label_names": [n.encode() for n in CIFAR_NAMES], b"num_vis": 3072}
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=protocol))
     return expected
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """Serves `server.routes`: bytes in full, or a `Truncated` body cut off mid-transfer."""
+
+    def do_GET(self):
+        route = self.server.routes.get(self.path)
+        if route is None:
+            self.send_error(404)
+            return
+        body, sent = (route.body, route.sent) if isinstance(route, Truncated) else (route, len(route))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:sent])
+        self.wfile.flush()
+        self.close_connection = True  # closing now leaves the client short of Content-Length
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+
+@dataclass
+class Truncated:
+    body: bytes
+    sent: int
