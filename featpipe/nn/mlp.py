@@ -331,7 +331,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         total_loss, correct, lr = 0.0, 0, schedule(state.global_step)
         n_batches = math.ceil(n / self.batch_size)
         bar = tqdm(
-            total=n_batches, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
+            total=n_batches, desc=f"epoch {epoch + 1}/{self.epochs}", leave=True,
             disable=not self.progress, unit="batch",
         )
         with bar:
