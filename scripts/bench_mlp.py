@@ -9,7 +9,9 @@ What is timed: for featpipe, `MLPClassifier.fit`'s per-epoch training time
 (``history_["epoch_time"]``: shuffle, batch gathering, per-batch normalization, forward,
 loss, backward, optimizer step); for PyTorch, the same loop written plainly (randperm,
 index_select, forward, cross-entropy, backward, ``optimizer.step``). The first epoch of each is
-a warm-up and is not counted; the figure is the median of the remaining epochs.
+a warm-up and is not counted; the figure is the median of the remaining epochs. The two
+alternate epoch by epoch (featpipe's ``on_epoch_end`` runs a PyTorch epoch), so both see the
+same background load on a shared machine.
 
 FLOP count: ``6 * n_params * batch`` per step, the usual estimate for forward + backward of
 affine layers (2 for the forward product, 4 for the two backward products). Both frameworks
@@ -48,17 +50,8 @@ def n_params(hidden: tuple[int, ...], d: int = 3072, k: int = 10) -> int:
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def bench_featpipe(X, y, hidden, batch, epochs) -> list[float]:
-    mlp = MLPClassifier(
-        hidden_sizes=hidden, optimizer="momentum", learning_rate=LR, momentum=MOMENTUM,
-        weight_decay=WEIGHT_DECAY, batch_size=batch, epochs=epochs, early_stopping=False,
-        random_state=0,
-    )
-    mlp.fit(X, y)
-    return mlp.history_["epoch_time"]
-
-
-def bench_torch(torch, X, y, hidden, batch, epochs) -> list[float]:
+def make_torch_epoch(torch, X, y, hidden, batch):
+    """Build the PyTorch twin of the featpipe run; return a function that trains one epoch."""
     torch.manual_seed(0)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
     sizes = (X.shape[1], *hidden, 10)
@@ -76,9 +69,9 @@ def bench_torch(torch, X, y, hidden, batch, epochs) -> list[float]:
     )
     loss_fn = torch.nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(0)
-    times = []
     n = X.shape[0]
-    for _ in range(epochs):
+
+    def epoch() -> float:
         start = time.perf_counter()
         order = torch.randperm(n, generator=gen)
         for s in range(0, n, batch):
@@ -88,16 +81,34 @@ def bench_torch(torch, X, y, hidden, batch, epochs) -> list[float]:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        times.append(time.perf_counter() - start)
-    if not torch.isfinite(loss):
-        raise RuntimeError("PyTorch run diverged")
-    return times
+        elapsed = time.perf_counter() - start
+        if not torch.isfinite(loss):
+            raise RuntimeError("PyTorch run diverged")
+        return elapsed
+
+    return epoch
+
+
+def bench_pair(torch, X, y, hidden, batch, epochs) -> tuple[list[float], list[float]]:
+    """Alternate featpipe and PyTorch epochs (one each, in turn), so both see the same load.
+
+    Returns the per-epoch training times of each.
+    """
+    torch_epoch = make_torch_epoch(torch, X, y, hidden, batch)
+    torch_times: list[float] = []
+    mlp = MLPClassifier(
+        hidden_sizes=hidden, optimizer="momentum", learning_rate=LR, momentum=MOMENTUM,
+        weight_decay=WEIGHT_DECAY, batch_size=batch, epochs=epochs, early_stopping=False,
+        random_state=0,
+    )
+    mlp.fit(X, y, on_epoch_end=lambda e, history: torch_times.append(torch_epoch()))
+    return mlp.history_["epoch_time"], torch_times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=10240, help="training images per epoch")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per run (the first is warm-up)")
+    parser.add_argument("--epochs", type=int, default=6, help="epochs per run (the first is warm-up)")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--arch", nargs="+", default=list(ARCHITECTURES), choices=list(ARCHITECTURES))
@@ -130,8 +141,8 @@ def main() -> None:
         with threadpool_limits(limits=threads):
             for name in args.arch:
                 hidden = ARCHITECTURES[name]
-                t_fp = statistics.median(bench_featpipe(X, y, hidden, args.batch, args.epochs)[1:])
-                t_pt = statistics.median(bench_torch(torch, X, y, hidden, args.batch, args.epochs)[1:])
+                fp_times, pt_times = bench_pair(torch, X, y, hidden, args.batch, args.epochs)
+                t_fp, t_pt = statistics.median(fp_times[1:]), statistics.median(pt_times[1:])
                 gflop = 6 * n_params(hidden) * args.batch * steps / 1e9
                 rows.append((threads, name, t_fp, t_pt, gflop))
                 print(f"  threads={threads} {name:18s} featpipe {t_fp:7.3f} s/epoch  torch {t_pt:7.3f} s/epoch  "
