@@ -79,9 +79,6 @@ def make_report(collection: Collection, images: bool = True, max_images: int = 8
         order = {row["path"]: i for i, row in enumerate(rows)}
         runs = sorted(group.runs, key=lambda r: order.get(r.relative_to(collection.root), 0))
         pictures, notes = picture_figures(runs, images=images, max_images=max_images, progress=progress)
-        if not images:
-            notes.append(Note("", "image figures (HOG glyphs, color histograms, misclassified images) were "
-                                  "left out (--no-images)"))
         sections.append(Section(
             label=group.label, rows=rows, columns=visible_columns(rows),
             figures=metric_figures(runs) + pictures, notes=notes,

@@ -173,7 +173,7 @@ def hog_and_color(runs: Sequence[RunRecord], loader: Loader) -> Figure | None:
     colors = bin_colors(space, bins)
     glyph_images, hog_shown, scale = glyph_inputs(images, hog)
     fig, axes = plt.subplots(len(images), 3, figsize=(9, 2.2 * len(images)), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 1, 2.4]}, layout="constrained")
+                             gridspec_kw={"width_ratios": [1, 1, 2.4], "hspace": 0.55, "wspace": 0.25})
     for row, image in enumerate(images):
         shown = image[..., 0] if channels == 1 else image
         axes[row, 0].imshow(shown, cmap="gray" if channels == 1 else None, interpolation="nearest")
@@ -318,6 +318,9 @@ def picture_figures(runs: Sequence[RunRecord], images: bool = True, max_images: 
             loader.notes.append(Note("", f"HOG and color pictures not drawn: {error}"))
             figure = None
         figures += [f for f in (figure, misclassified_figure(rows, max_images)) if f is not None]
+    else:
+        loader.notes.append(Note("", "image figures (HOG glyphs, color histograms, misclassified images) were "
+                                     "left out (--no-images)"))
     order = ("templates-", "codebook-", "hog-color", "misclassified")
     figures.sort(key=lambda f: next(i for i, prefix in enumerate(order) if f.key.startswith(prefix)))
     return figures, _unique(loader.notes)

@@ -1,0 +1,92 @@
+"""The HTML report in a real headless browser: every image loads, one row per run, headers sort.
+
+Uses the system's Chromium and chromedriver (Debian packages `chromium` and `chromium-driver`;
+.ci/run installs them) through Selenium with explicit paths, so nothing downloads a browser or a
+driver. Skipped, saying why, where they are missing. Set FEATPIPE_SCREENSHOT_DIR to keep a copy
+of the screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def _missing() -> str | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install featpipe[test])"
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not os.access(path, os.X_OK):
+            return f"no headless browser: {path} not found (apt-get install chromium chromium-driver)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = _missing()
+    if reason:
+        pytest.skip(f"browser check skipped: {reason}")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager fetch anything
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--window-size=1400,1000"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _row_names(driver) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('table.runs tbody tr')).map(r => r.dataset.run)")
+
+
+def _click_header(driver, key: str) -> None:
+    driver.find_element("css selector", f'table.runs th[data-key="{key}"] button').click()
+
+
+def test_report_in_a_headless_browser(browser, real_report, tmp_path):
+    files, _ = real_report
+    browser.get(files.html.resolve().as_uri())
+
+    images = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])")
+    assert len(images) == 9
+    for alt, complete, width, height in images:
+        assert complete and width > 0 and height > 0, f"image {alt!r} did not load"
+
+    assert sorted(_row_names(browser)) == sorted(["hog-color-svm", "bovw-svm", "softmax", "broken"])
+    assert _row_names(browser)[-1] == "broken"  # no validation accuracy: last
+
+    _click_header(browser, "run")
+    assert _row_names(browser) == ["bovw-svm", "broken", "hog-color-svm", "softmax"]
+    _click_header(browser, "run")
+    assert _row_names(browser) == ["softmax", "hog-color-svm", "broken", "bovw-svm"]
+    _click_header(browser, "val_accuracy")  # ascending, the failed run still last
+    values = browser.execute_script(
+        "var col = Array.from(document.querySelectorAll('table.runs thead th')).findIndex(h => h.dataset.key === 'val_accuracy');"
+        "return Array.from(document.querySelectorAll('table.runs tbody tr')).map(r => r.cells[col].dataset.sort)")
+    assert values[-1] == "" and [float(v) for v in values[:-1]] == sorted(float(v) for v in values[:-1])
+
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1400, min(height + 40, 12000))
+    screenshot = tmp_path / "report.png"
+    assert browser.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
+    keep = os.environ.get("FEATPIPE_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(screenshot, Path(keep) / "report.png")
