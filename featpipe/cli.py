@@ -100,6 +100,26 @@ def predict(
         typer.echo(f"{result['image']}: {ranked}  ({result['score_kind']})")
 
 
+@app.command()
+def report(
+    runs_dir: Path = typer.Argument(..., help="A run folder, a batch's output folder, or any folder holding run folders."),
+    out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default DIR/report.html); .md, .csv and a figures folder go beside it."),
+    no_images: bool = typer.Option(False, "--no-images", help="Skip figures that reload each run's data (HOG glyphs, color histograms, misclassified images)."),
+    max_images: int = typer.Option(8, "--max-images", min=0, help="Misclassified validation images shown per run."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Compare finished runs: a sortable table and figures as HTML (self-contained), Markdown and CSV."""
+    from .report import build_report
+
+    try:
+        files = build_report(runs_dir, out, images=not no_images, max_images=max_images, progress=not quiet)
+    except FeatpipeError as error:
+        _fail(error)
+    for warning in files.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(f"report of {files.n_runs} run(s): {files.html}\n  markdown: {files.markdown}\n  table: {files.csv}")
+
+
 @data_app.command("info")
 def data_info(
     spec: str = typer.Argument(..., help="digits, cifar10[:DIR], or an image folder / .tar.gz (folder:PATH)."),
