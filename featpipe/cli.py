@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from . import __version__
 from .errors import FeatpipeError
@@ -151,6 +152,87 @@ def data_download(
     except FeatpipeError as error:
         _fail(error)
     typer.echo(f"cifar10 ready at {path}")
+
+
+class _BenchGroup(TyperGroup):
+    """`featpipe bench BATCH.yaml ...` runs a batch (the `run` sub-command is implied); `bench status DIR`."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+bench_app = typer.Typer(
+    cls=_BenchGroup, no_args_is_help=True,
+    help="Batches of runs, resumable, in parallel locally or on Dask: `featpipe bench BATCH.yaml [--out DIR]` "
+         "runs one (same as `bench run`), `featpipe bench status DIR` lists its runs.",
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("run")
+def bench_run(
+    batch: Path = typer.Argument(..., help="Batch file (YAML): a name, an optional base config, and entries."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder of the batch (default: runs/NAME)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan (one line per run) and write nothing."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Local worker processes (default: min(cores, memory / 2 GiB))."),
+    force: bool = typer.Option(False, "--force", help="Redo runs that are already done."),
+    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed run."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run on an existing Dask cluster: tcp://HOST:PORT."),
+    dask_local: Optional[int] = typer.Option(None, "--dask-local", min=1, help="Run on a local Dask cluster of N worker processes."),
+    retries: int = typer.Option(2, "--retries", min=0, help="Times a run is restarted after its worker died."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No line per finished run, no progress bar."),
+) -> None:
+    """Run a batch file: expand its sweeps, skip finished runs, run the rest, print the best per pipeline."""
+    from .bench import bench_file
+
+    try:
+        report = bench_file(batch, out, dry_run=dry_run, echo=typer.echo, jobs=jobs, force=force,
+                            fail_fast=fail_fast, scheduler=scheduler, dask_local=dask_local, retries=retries,
+                            progress=not quiet, command=sys.argv)
+    except FeatpipeError as error:
+        _fail(error)
+    if report is not None and report.interrupted:
+        raise typer.Exit(130)
+    if report is not None and report.failed:
+        raise typer.Exit(1)
+
+
+@bench_app.command("status")
+def bench_status(out_dir: Path = typer.Argument(..., help="A batch output folder (the --out of featpipe bench).")) -> None:
+    """List the runs of a batch folder: done, failed, running and pending."""
+    from .bench import batch_status, format_status
+
+    try:
+        typer.echo(format_status(batch_status(out_dir)))
+    except FeatpipeError as error:
+        _fail(error)
+
+
+@app.command()
+def demo(
+    name: Optional[str] = typer.Argument(None, help="Demo to run; see --list."),
+    list_: bool = typer.Option(False, "--list", help="List the demos and exit."),
+    out: Path = typer.Option(Path("runs/demos"), "--out", help="Folder that receives the PNG figures."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
+    data: Optional[str] = typer.Option(None, "--data", help="templates only: digits (default), cifar10[:DIR], or an image folder / .tar.gz."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Run one of the lecture's ideas as a demo: write its figures and print the numbers behind them."""
+    from .demos import format_demo_list, run_demo
+
+    if list_:
+        typer.echo(format_demo_list())
+        return
+    if name is None:
+        typer.echo(f"error: give a demo name (or --list); the demos are:\n{format_demo_list()}", err=True)
+        raise typer.Exit(2)
+    try:
+        result = run_demo(name, out, seed=seed, progress=not quiet, data=data)
+    except FeatpipeError as error:
+        _fail(error)
+    typer.echo(result.format())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -73,6 +73,7 @@ def run_batch(
     progress: bool = True,
     echo: Echo | None = None,
     command: Sequence[str] | None = None,
+    executor=None,
 ) -> BatchReport:
     """Run every planned run that is not done yet (all of them with `force`) and return the report.
 
@@ -86,6 +87,8 @@ def run_batch(
     force : redo runs that are already done.
     fail_fast : stop at the first failed run (the runs in flight are stopped too).
     progress : print a line per finished run (and a progress bar on a terminal) through `echo`.
+    executor : a LocalExecutor or DaskExecutor the caller made (and entered) and keeps using
+        after this batch, instead of one made here from jobs/scheduler/dask_local.
     """
     started = time.perf_counter()
     echo = echo or _stderr
@@ -94,14 +97,17 @@ def run_batch(
     if jobs is not None and (scheduler is not None or dask_local is not None):
         raise FeatpipeError("--jobs sets local worker processes; with --scheduler or --dask-local the Dask workers "
                             "set the parallelism (drop --jobs)")
+    if executor is not None and (jobs, scheduler, dask_local) != (None, None, None):
+        raise FeatpipeError("give either an executor or jobs/scheduler/dask_local, not both")
     states = {run.run_id: out.run_state(run.run_id, run.config.digest()) for run in plan.runs}
     to_run = [run for run in plan.runs if force or states[run.run_id].status != "done"]
     report = BatchReport(plan=plan, out_dir=out.path, rows=[])
 
-    executor = _make_executor(len(to_run), jobs, scheduler, dask_local, retries) if to_run else None
     with contextlib.ExitStack() as stack:
-        if executor is not None and hasattr(executor, "__enter__"):
-            executor = stack.enter_context(executor)  # connects to Dask: fails before anything is written
+        if not to_run:
+            executor = None
+        elif executor is None:  # ours: entered here (Dask connects: fails before anything is written), closed after
+            executor = stack.enter_context(_make_executor(len(to_run), jobs, scheduler, dask_local, retries))
         stack.enter_context(out.lock(list(command) if command else None))
         out.clear_leftovers()
         _write_manifest(out, plan)

@@ -35,11 +35,11 @@ def _import_distributed():
     return distributed
 
 
-def _probe() -> tuple[str, str]:
-    """Runs on a worker: its host and featpipe version (importing featpipe is the point)."""
-    import featpipe
-
-    return state.host_name(), featpipe.__version__
+#: What the probe task evaluates on each worker. It is sent as text to the builtin `eval`, so the
+#: task itself deserializes anywhere; a worker that cannot import featpipe then answers with an
+#: ImportError, instead of failing to unpickle a featpipe function, which breaks the worker's
+#: connection and leaves the client waiting.
+_PROBE = "__import__('featpipe.bench.worker').__version__"
 
 
 class DaskExecutor:
@@ -50,7 +50,7 @@ class DaskExecutor:
     """
 
     def __init__(self, scheduler: str | None = None, local_workers: int | None = None, retries: int = 2,
-                 connect_timeout: float = 10.0, check_timeout: float = 60.0) -> None:
+                 connect_timeout: float = 5.0, check_timeout: float = 60.0) -> None:
         if (scheduler is None) == (local_workers is None):
             raise FeatpipeError("give either a scheduler address (--scheduler) or a number of local Dask workers "
                                 "(--dask-local), not both")
@@ -95,9 +95,7 @@ class DaskExecutor:
         return self
 
     def _connect(self, distributed):
-        address = self.scheduler
-        if "://" not in address:
-            raise FeatpipeError(f"--scheduler {address!r}: expected an address like tcp://HOST:PORT")
+        address = self.scheduler if "://" in self.scheduler else f"tcp://{self.scheduler}"
         try:
             return distributed.Client(address, timeout=f"{self.connect_timeout}s")
         except (OSError, TimeoutError, ValueError) as exc:
@@ -112,12 +110,12 @@ class DaskExecutor:
             raise FeatpipeError(f"the Dask scheduler {self.client.scheduler.address} has no workers "
                                 f"(waited {self.check_timeout:g} s: {exc})") from None
         workers = list(self.client.scheduler_info().get("workers", {}))
-        futures = {address: self.client.submit(_probe, pure=False, workers=[address], allow_other_workers=False,
+        futures = {address: self.client.submit(eval, _PROBE, pure=False, workers=[address], allow_other_workers=False,
                                                key=f"featpipe-probe-{i}") for i, address in enumerate(workers)}
         problems = []
         for address, future in futures.items():
             try:
-                _, version = future.result(timeout=self.check_timeout)
+                version = future.result(timeout=self.check_timeout)
             except Exception as exc:  # unpicklable on the worker (no featpipe), timeout, lost worker
                 problems.append(f"{address}: {type(exc).__name__}: {exc}")
                 continue

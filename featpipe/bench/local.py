@@ -125,7 +125,7 @@ def _exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name="featpipe-parent-watch").start()
 
 
-@dataclass
+@dataclass(eq=False)
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: multiprocessing.connection.Connection
@@ -152,8 +152,20 @@ class LocalExecutor:
         self.retries = retries
         self.blas_threads = blas_threads or blas_threads_for(jobs)
 
+        self._workers: list[_Worker] = []
+        self._kept = False
+
     def describe(self) -> str:
         return f"{self.jobs} local worker process{'es' if self.jobs > 1 else ''}, {self.blas_threads} BLAS thread(s) each"
+
+    def __enter__(self) -> "LocalExecutor":
+        """Keep the workers (and what they imported) from one `run` to the next, until the block ends."""
+        self._kept = True
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._kept = False
+        self._stop(self._workers)
 
     def run(self, tasks: list[RunTask], on_outcome: OnOutcome) -> None:
         """Run `tasks`; call `on_outcome` with each outcome (status done/failed/retrying).
@@ -163,7 +175,7 @@ class LocalExecutor:
         """
         queue = deque(replace(task, blas_threads=self.blas_threads) for task in tasks)
         context = multiprocessing.get_context("spawn")
-        workers: list[_Worker] = []
+        workers = self._workers
         losses: dict[str, int] = {}
         startup_deaths = 0
         try:
@@ -202,7 +214,8 @@ class LocalExecutor:
                     if not on_outcome(outcome):
                         return
         finally:
-            self._stop(workers)
+            # Busy workers (a stop, Ctrl-C, an error) are terminated; idle ones stay if kept.
+            self._stop([w for w in workers if w.task is not None or not self._kept])
 
     def _start(self, context) -> _Worker:
         parent_end, child_end = context.Pipe(duplex=True)
@@ -230,9 +243,10 @@ class LocalExecutor:
             return True, True
         return True, not worker.process.is_alive()
 
-    @staticmethod
-    def _stop(workers: list[_Worker]) -> None:
+    def _stop(self, workers: list[_Worker]) -> None:
         """Ask idle workers to leave; terminate busy ones (a stop or Ctrl-C); clean their markers."""
+        workers = list(workers)
+        self._workers[:] = [w for w in self._workers if w not in workers]
         for worker in workers:
             try:
                 if worker.task is None:
