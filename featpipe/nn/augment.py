@@ -40,7 +40,7 @@ def random_flip(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def random_crop(images: np.ndarray, pad: int, rng: np.random.Generator) -> np.ndarray:
+def random_crop(images: np.ndarray, pad: int, rng: np.random.Generator, fill=0.0) -> np.ndarray:
     """Pad each image with ``pad`` zero pixels on every side, then cut a random H x W window.
 
     Equivalent to shifting each image by up to ``pad`` pixels in each direction, filling what
@@ -51,6 +51,9 @@ def random_crop(images: np.ndarray, pad: int, rng: np.random.Generator) -> np.nd
     images : ndarray, shape (N, H, W, C)
     pad : int >= 0
     rng : numpy.random.Generator
+    fill : float or ndarray of shape (C,)
+        Value of the padding pixels (per channel if an array). Use the normalized value of a
+        zero pixel, ``(0 - mean) / std``, on images that are already normalized per channel.
 
     Returns
     -------
@@ -62,7 +65,8 @@ def random_crop(images: np.ndarray, pad: int, rng: np.random.Generator) -> np.nd
     if pad == 0:
         return images.copy()
     n, h, w, c = images.shape
-    padded = np.zeros((n, h + 2 * pad, w + 2 * pad, c), dtype=images.dtype)
+    padded = np.empty((n, h + 2 * pad, w + 2 * pad, c), dtype=images.dtype)
+    padded[...] = fill
     padded[:, pad : pad + h, pad : pad + w, :] = images
     top = rng.integers(0, 2 * pad + 1, size=n)
     left = rng.integers(0, 2 * pad + 1, size=n)
@@ -74,13 +78,14 @@ def random_crop(images: np.ndarray, pad: int, rng: np.random.Generator) -> np.nd
 
 
 def augment_batch(
-    images: np.ndarray, rng: np.random.Generator, *, flip: bool = False, crop: int = 0
+    images: np.ndarray, rng: np.random.Generator, *, flip: bool = False, crop: int = 0, fill=0.0
 ) -> np.ndarray:
-    """Apply `random_flip` (if ``flip``) then `random_crop` (if ``crop > 0``) to a batch."""
+    """Apply `random_flip` (if ``flip``) then `random_crop` (if ``crop > 0``, padding with
+    ``fill``) to a batch."""
     if flip:
         images = random_flip(images, rng)
     if crop:
-        images = random_crop(images, crop, rng)
+        images = random_crop(images, crop, rng, fill)
     return images
 
 

@@ -234,7 +234,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             training and propagates.
         """
         self._check_params()
+        X_given = X
         X = _as_features(X, "X")
+        owned = not (isinstance(X_given, np.ndarray) and np.may_share_memory(X, X_given))
         y = _as_labels(y, X.shape[0])
         classes, y_idx = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -276,7 +278,22 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if self.loss == "softmax" and self.label_smoothing:
             loss_fn = partial(loss_fn, label_smoothing=float(self.label_smoothing))
         inv_std = (1.0 / std).astype(np.float32)
-        do_normalize = self._normalize_mode() != "none"
+        mode = self._normalize_mode()
+        augment = bool(self.augment_flip or self.augment_crop)
+        # Normalize the training set once, not every batch, unless augmentation has to see raw
+        # pixels first (per-feature statistics do not commute with flips and shifts; per-channel
+        # ones do, given the crop pads with the normalized value of a zero pixel). The numbers
+        # are the same either way: the same float32 operations on the same values.
+        batch_mean = None
+        fill = 0.0
+        if mode != "none":
+            if augment and mode == "feature":
+                batch_mean = mean
+            else:
+                X = _normalized_copy(X, mean, inv_std, in_place=owned)
+                if augment:
+                    c = self.input_shape[-1]
+                    fill = (np.float32(0.0) - mean[:c]) * inv_std[:c]
         batch = np.empty((min(self.batch_size, X.shape[0]), n_features), dtype=np.float32)
 
         for epoch in range(state.epochs_done, int(self.epochs)):
@@ -287,7 +304,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
                 loss, train_acc, lr = self._train_epoch(
                     epoch, X, y_idx, batch, network, optimizer, schedule, state, loss_fn, rng,
-                    mean if do_normalize else None, inv_std,
+                    batch_mean, inv_std, fill,
                 )
             epoch_time = time.perf_counter() - started
             if optimizer.weight_decay and self.optimizer != "adamw":
@@ -322,9 +339,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _train_epoch(
-        self, epoch, X, y_idx, batch, network, optimizer, schedule, state, loss_fn, rng, mean, inv_std
+        self, epoch, X, y_idx, batch, network, optimizer, schedule, state, loss_fn, rng, mean, inv_std, fill
     ) -> tuple[float, float, float]:
-        """One pass over the shuffled training data; returns (mean loss, accuracy, last lr)."""
+        """One pass over the shuffled training data; returns (mean loss, accuracy, last lr).
+
+        ``mean`` is None when ``X`` is already normalized; ``fill`` is the crop padding value.
+        """
         n = X.shape[0]
         order = rng.permutation(n)
         augment = self.augment_flip or self.augment_crop
@@ -344,7 +364,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 if augment:
                     images = xb.reshape(m, *self.input_shape)
                     xb[...] = augment_batch(
-                        images, rng, flip=bool(self.augment_flip), crop=int(self.augment_crop)
+                        images, rng, flip=bool(self.augment_flip), crop=int(self.augment_crop), fill=fill
                     ).reshape(m, -1)
                 if mean is not None:
                     xb -= mean
@@ -645,6 +665,17 @@ def _normalized_scores(X, weights, biases, activation, mean, std) -> np.ndarray:
         block = X[start : start + _PREDICT_ROWS] - mean
         block *= inv_std
         out[start : start + _PREDICT_ROWS] = forward_scores(block, weights, biases, activation)
+    return out
+
+
+def _normalized_copy(X: np.ndarray, mean: np.ndarray, inv_std: np.ndarray, in_place: bool) -> np.ndarray:
+    """``(X - mean) * inv_std`` in float32, a block of rows at a time; overwrites ``X`` if
+    ``in_place`` (when it is our own copy anyway), else writes a new array."""
+    out = X if in_place else np.empty_like(X)
+    for start in range(0, X.shape[0], 4096):
+        block = out[start : start + 4096]
+        np.subtract(X[start : start + 4096], mean, out=block)
+        block *= inv_std
     return out
 
 

@@ -57,3 +57,11 @@ def test_crop_zero_pad_and_combined_pipeline():
         random_flip(x[0], np.random.default_rng(0))
     with pytest.raises(ValueError, match="pad=-1"):
         random_crop(x, -1, np.random.default_rng(0))
+
+
+def test_crop_fill_value_per_channel():
+    x = _batch(n=100)
+    fill = np.array([-1.0, -2.0, -3.0], dtype=np.float32)
+    out = random_crop(x, 1, np.random.default_rng(4), fill)
+    border = out[np.all(out < 0, axis=3)]  # pixels that came from the padding
+    assert len(border) > 0 and np.all(border == fill)

@@ -213,3 +213,10 @@ def test_bad_data():
         mlp.predict(X[:, 1:])
     with pytest.raises(InputError, match="X contains 1 non-finite"):
         mlp.predict(np.where(np.arange(48) == 0, np.nan, X[:1]))
+
+
+def test_fit_leaves_float32_input_untouched():
+    X, y = _images()
+    before = X.copy()
+    MLPClassifier(hidden_sizes=(4,), input_shape=(4, 4, 3), augment_crop=1, epochs=1, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(X, before)
