@@ -6,8 +6,9 @@ classes) with batch 256 and SGD + momentum 0.9 + weight decay 5e-4 (on weights o
 and report seconds per epoch, images/s, GFLOP/s and the ratio featpipe time / PyTorch time.
 
 What is timed: for featpipe, `MLPClassifier.fit`'s per-epoch training time
-(``history_["epoch_time"]``: shuffle, batch gathering, per-batch normalization, forward,
-loss, backward, optimizer step); for PyTorch, the same loop written plainly (randperm,
+(``history_["epoch_time"]``: shuffle, batch gathering, forward, loss, backward, optimizer
+step, training-accuracy bookkeeping; the input normalization is done once before the first
+epoch and is not in it); for PyTorch, the same loop written plainly (randperm,
 index_select, forward, cross-entropy, backward, ``optimizer.step``). The first epoch of each is
 a warm-up and is not counted; the figure is the median of the remaining epochs. The two
 alternate epoch by epoch (featpipe's ``on_epoch_end`` runs a PyTorch epoch), so both see the
