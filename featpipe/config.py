@@ -145,12 +145,18 @@ class SvmConfig(_Section):
     """Linear SVM. A list of C values is searched on the validation split."""
 
     C: float | list[float] = 1.0
-    loss: Literal["squared_hinge", "hinge"] = "squared_hinge"
-    solver: Literal["auto", "liblinear", "sgd"] = Field(
-        "auto", description="liblinear (exact, dual) or sgd (fast on many dimensions); auto picks by dimension"
+    loss: Literal["squared_hinge", "hinge"] = Field("squared_hinge", description="liblinear / sgd: the binary loss")
+    solver: Literal["auto", "liblinear", "sgd", "minibatch"] = Field(
+        "auto",
+        description="liblinear: exact, one-vs-rest (dual coordinate descent); sgd: scikit-learn's "
+        "SGDClassifier, one-vs-rest; minibatch: featpipe's multiclass hinge loss trained in "
+        "mini-batches with BLAS (fast on thousands of dimensions); auto: liblinear up to 2,048 "
+        "dimensions, minibatch above",
     )
-    max_iter: int = Field(2000, ge=1)
-    tol: float = Field(1e-4, gt=0)
+    max_iter: int = Field(2000, ge=1, description="liblinear / sgd: iterations")
+    tol: float = Field(1e-4, gt=0, description="liblinear / sgd: stopping tolerance")
+    epochs: int = Field(30, ge=1, description="minibatch: passes over the training set")
+    learning_rate: float = Field(0.01, gt=0, description="minibatch: initial step size (cosine decay, momentum 0.9)")
 
     @field_validator("C")
     @classmethod

@@ -179,12 +179,12 @@ def _fit_classifier(config, splits, features, n_features, checkpoints, resume, p
         trials = []
         best = None
         for C in config.svm.c_values():
-            svm = pipeline.build_svm(config.svm, C, len(y_train), n_features, config.seed)
+            svm = pipeline.build_svm(config.svm, C, len(y_train), n_features, config.seed, progress)
             start = time.perf_counter()
             svm.fit(features["train"], y_train)
             val_accuracy = float(np.mean(svm.predict(features["val"]) == y_val))
             trials.append({"C": C, "val_accuracy": val_accuracy, "fit_seconds": round(time.perf_counter() - start, 4),
-                           "solver": type(svm).__name__})
+                           "solver": pipeline.svm_solver(config.svm, n_features)})
             if best is None or val_accuracy > best[0]:
                 best = (val_accuracy, C, svm)
         return best[2], {"parameter": "svm.C", "chosen": best[1], "trials": trials}
