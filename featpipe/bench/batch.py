@@ -2,6 +2,11 @@
 
 `run_batch` is the library entry point; `bench_file` adds what the command line needs
 (loading the batch file, the plan listing, --dry-run, the closing summary).
+
+Resuming is the same command again: a run whose folder holds a finished run of the same
+config is skipped, everything else (failed, interrupted, never started) runs. A batch file
+edited under the same name (say, a sweep given more values) keeps its finished runs and runs
+only the new ones; runs it no longer plans stay on disk but leave the manifest and the table.
 """
 
 from __future__ import annotations

@@ -8,6 +8,12 @@ submitted again up to `retries` times, then recorded as failed.
 
 On connecting, a tiny task on every worker checks that it can import featpipe (and which
 version): a worker without it would otherwise fail every run, or hang.
+
+Threads: Dask's nannies start worker processes with OMP/MKL/OpenBLAS thread counts of 1
+(``distributed.nanny.pre-spawn-environ``), and the local cluster runs one task thread per
+worker process, so N local workers keep N cores busy without oversubscribing them. The output
+folder must be on a file system every worker shares (it is the path the client was given,
+made absolute).
 """
 
 from __future__ import annotations

@@ -77,3 +77,45 @@ def test_other_batch_in_the_output_folder_and_status_of_a_non_batch_folder(sweep
 
     result = invoke("bench", "status", tmp_path)
     assert result.exit_code == 1 and "holds no batch" in result.output
+
+
+def test_status_tells_done_failed_running_and_interrupted_runs(tmp_path):
+    import os
+    import subprocess
+
+    from featpipe.bench.state import OutputFolder, host_name, mark_running
+
+    out = OutputFolder(tmp_path / "out")
+    ids = ["r-done", "r-failed", "r-running", "r-interrupted", "r-pending"]
+    out.write_manifest("handmade", "batch.yaml", [{"run_id": i, "name": "r", "config_digest": "d" * 64,
+                                                    "swept": {"svm.C": k}} for k, i in enumerate(ids)])
+    (out.path / "r-done").mkdir()
+    (out.path / "r-done" / "metrics.json").write_text(json.dumps(
+        {"status": "done", "config_digest": "d" * 64, "accuracy": {"val": 0.875}}))
+    (out.path / "r-failed").mkdir()
+    (out.path / "r-failed" / "error.json").write_text(json.dumps({"type": "ValueError", "message": "bad\nmore"}))
+    mark_running(out.path, "r-running", attempt=1)  # this test's process: alive
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid now names no process
+    (out.path / ".state" / "r-interrupted.json").write_text(json.dumps(
+        {"host": host_name(), "pid": gone.pid, "started": "earlier"}))
+
+    result = invoke("bench", "status", out.path)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].endswith("5 runs; 1 done, 1 failed, 1 running, 2 pending")
+    assert lines[1].split()[:3] == ["done", "r-done", "val"] and "87.5%" in lines[1]
+    assert lines[2].split()[:3] == ["failed", "r-failed", "ValueError:"] and "more" not in lines[2]
+    assert lines[3].split()[:2] == ["running", "r-running"] and f"pid {os.getpid()}" in lines[3]
+    assert lines[4].split()[:2] == ["pending", "r-interrupted"] and "interrupted" in lines[4]
+    assert lines[5].split()[:2] == ["pending", "r-pending"] and lines[5].endswith("svm.C=4")
+
+
+def test_dask_without_the_extra_names_the_extra(sweep_batch, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # `import distributed` now fails, as if not installed
+    result = invoke("bench", sweep_batch, "--out", tmp_path / "out", "--dask-local", "2")
+    assert result.exit_code == 1
+    assert "pip install 'featpipe[distributed]'" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
