@@ -20,10 +20,17 @@ def as_image_batch(images: Any, owner: str) -> np.ndarray:
 
     Raises InputError for a wrong dtype, rank or an empty batch, naming `owner` (the extractor).
     """
+    if hasattr(images, "toarray") or hasattr(images, "todense"):
+        raise InputError(f"{owner}: sparse input is not supported; pass a dense uint8 image array (N, H, W[, C])")
     array = np.asarray(images)
+    if np.iscomplexobj(array):
+        raise InputError(f"{owner}: Complex data not supported; images must be uint8 with values 0..255")
     if array.dtype != np.uint8:
+        extra = ""
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            extra = " holding NaN or inf values"
         raise InputError(
-            f"{owner}: images must be uint8 with values 0..255, got dtype {array.dtype}; "
+            f"{owner}: images must be uint8 with values 0..255, got dtype {array.dtype}{extra}; "
             "convert with np.clip(x, 0, 255).astype(np.uint8) (or x * 255 for images in [0, 1])"
         )
     if array.ndim == 3:
