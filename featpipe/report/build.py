@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import atomic, provenance
+from ..errors import FeatpipeError
 from ..summary import format_run
 from .collect import Collection, RunRecord, collect_runs, group_by_data
 from .figures import Figure, metric_figures
 from .pictures import Note, picture_figures
-from .table import Column, build_rows, to_csv, visible_columns
+from .table import Column, build_rows, precision_note, to_csv, visible_columns
 
 DEFAULT_NAME = "report.html"
 
@@ -27,6 +28,7 @@ class Section:
     figures: list[Figure]
     notes: list[Note]
     summaries: list[tuple[str, str]]  # (run name, text)
+    precision: str | None = None  # how large a difference in validation accuracy can be chance
 
 
 @dataclass
@@ -83,19 +85,33 @@ def make_report(collection: Collection, images: bool = True, max_images: int = 8
             label=group.label, rows=rows, columns=visible_columns(rows),
             figures=metric_figures(runs) + pictures, notes=notes,
             summaries=[(run.name, run_summary(run)) for run in runs],
+            precision=precision_note(rows, _validation_size(runs)),
         ))
     root = collection.root
     title = f"featpipe comparison: {root.resolve().name or root}"
     return Report(title=title, root=root, generated=provenance.now_iso(), sections=sections, warnings=warnings)
 
 
+def _validation_size(runs: list[RunRecord]) -> int | None:
+    for run in runs:
+        size = ((run.metrics.get("data") or {}).get("sizes") or {}).get("val") if run.done else None
+        if isinstance(size, int):
+            return size
+    return None
+
+
 def report_paths(root: Path, out: str | os.PathLike | None) -> tuple[Path, Path, Path, Path]:
-    """(html, markdown, csv, markdown figures folder) for `out` (default: ROOT/report.html)."""
+    """(html, markdown, csv, markdown figures folder) for `out` (default: ROOT/report.html).
+
+    `out` may be an .html file, or a folder (existing, or a path without a suffix) to write
+    report.html into.
+    """
     html = Path(out) if out is not None else Path(root) / DEFAULT_NAME
-    if html.is_dir():
+    if html.is_dir() or not html.suffix:
         html = html / DEFAULT_NAME
     if html.suffix.lower() not in (".html", ".htm"):
-        html = html.with_name(html.name + ".html")
+        raise FeatpipeError(f"--out {out}: expected an .html file or a folder; the Markdown and CSV versions "
+                            "are written beside the HTML page")
     return html, html.with_suffix(".md"), html.with_suffix(".csv"), html.with_name(html.stem + "_figures")
 
 

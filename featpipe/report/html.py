@@ -8,7 +8,7 @@ from html import escape
 
 from .build import Report, Section
 from .figures import Figure
-from .table import Column, cell_text
+from .table import Column, cell_text, unfinished_text
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em auto;
@@ -29,6 +29,8 @@ table.runs th[aria-sort="descending"] button::after { content: " \\25BC"; }
 table.runs tr.not-done td { color: #a33; }
 table.runs tbody tr:hover { background: #f4f8ff; }
 figure { margin: 1.5em 0; }
+.figure-row { display: flex; flex-wrap: wrap; gap: 1.5em; }
+.figure-row figure { flex: 1 1 26em; max-width: 32em; margin: 1em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #444; max-width: 60em; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
@@ -99,15 +101,34 @@ def render_figure(figure: Figure) -> str:
             f"<figcaption><b>{escape(figure.title)}.</b> {escape(figure.caption)}</figcaption></figure>")
 
 
+def _figures_html(figures: list[Figure]) -> list[str]:
+    """Figures in page order; consecutive confusion matrices share a row, for side-by-side reading."""
+    parts: list[str] = []
+    row: list[str] = []
+    for figure in figures:
+        if figure.key.startswith("confusion-"):
+            row.append(render_figure(figure))
+            continue
+        if row:
+            parts.append('<div class="figure-row">' + "".join(row) + "</div>")
+            row = []
+        parts.append(render_figure(figure))
+    if row:
+        parts.append('<div class="figure-row">' + "".join(row) + "</div>")
+    return parts
+
+
 def render_section(section: Section, heading: bool) -> str:
     parts = [f"<h2>{escape(section.label)}</h2>" if heading else f'<p class="meta">data: {escape(section.label)}</p>']
     parts.append(render_table(section))
+    if section.precision:
+        parts.append(f'<p class="meta">{escape(section.precision)}</p>')
     unfinished = [row for row in section.rows if row["status"] != "done"]
     if unfinished:
         parts.append("<p>Runs that did not finish:</p><ul>" + "".join(
-            f"<li><b>{escape(row['run'])}</b> ({escape(row['status'])}): {escape(row.get('error') or 'no error recorded')}</li>"
+            f"<li><b>{escape(row['run'])}</b> ({escape(row['status'])}): {escape(unfinished_text(row))}</li>"
             for row in unfinished) + "</ul>")
-    parts += [render_figure(figure) for figure in section.figures]
+    parts += _figures_html(section.figures)
     if section.notes:
         parts.append('<ul class="notes">' + "".join(
             f"<li>{escape(note.run + ': ' if note.run else '')}{escape(note.text)}</li>" for note in section.notes) + "</ul>")

@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 
 from .build import Report, Section
 from .figures import Figure
-from .table import Column, cell_text
+from .table import Column, cell_text, unfinished_text
 
 
 def _escape(text: str) -> str:
@@ -26,10 +26,12 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[Column]) -> str:
 def render_section(section: Section, heading: bool, links: Mapping[Figure, str]) -> str:
     parts = [f"## {section.label}" if heading else f"Data: {section.label}", "",
              markdown_table(section.rows, section.columns), ""]
+    if section.precision:
+        parts += [section.precision, ""]
     unfinished = [row for row in section.rows if row["status"] != "done"]
     if unfinished:
         parts.append("Runs that did not finish:\n")
-        parts += [f"- **{_escape(row['run'])}** ({row['status']}): {_escape(row.get('error') or 'no error recorded')}"
+        parts += [f"- **{_escape(row['run'])}** ({row['status']}): {_escape(unfinished_text(row))}"
                   for row in unfinished]
         parts.append("")
     for figure in section.figures:

@@ -28,6 +28,7 @@ PREDICT_CHUNK = 250
 SAMPLE_IMAGES = 4  # images shown with their HOG glyph and color histogram
 MAX_TEMPLATES = 50
 MAX_WORDS = 100
+GLYPH_CELL = 16  # pixels per HOG cell in the drawn glyphs
 
 
 @dataclass
@@ -72,7 +73,7 @@ class Loader:
             except (FeatpipeError, OSError) as error:
                 self._splits[key] = error
         value = self._splits[key]
-        if not hasattr(value, "images"):
+        if isinstance(value, Exception):
             self.notes.append(Note(run.name, f"images skipped: the run's data could not be loaded ({value})"))
             return None
         expected = ((run.metrics.get("data") or {}).get("fingerprints") or {}).get("val")
@@ -100,7 +101,10 @@ def templates(run: RunRecord, model) -> Figure | None:
     images = first_layer_templates(classifier, tuple(shape))[:MAX_TEMPLATES]
     linear = len(classifier.coefs_) == 1
     names = (run.metrics.get("data") or {}).get("class_names")
-    titles = list(names) if linear and names and len(names) == len(images) else None
+    classes = getattr(classifier, "classes_", None)
+    titles = None
+    if linear and names and classes is not None and len(classes) == len(images):
+        titles = [names[int(c)] for c in classes]  # column k of the weights scores classes_[k]
     png = figure_png(mosaic_figure(images, ncols=10, titles=titles, cell=0.9,
                                    title=f"{run.name}: first-layer weights as images"))
     what = ("one template per class: the pixel pattern that raises that class's score"
@@ -173,18 +177,14 @@ def hog_and_color(runs: Sequence[RunRecord], loader: Loader) -> Figure | None:
     colors = bin_colors(space, bins)
     glyph_images, hog_shown, scale = glyph_inputs(images, hog)
     fig, axes = plt.subplots(len(images), 3, figsize=(9, 2.2 * len(images)), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 1, 2.4], "hspace": 0.55, "wspace": 0.25})
+                             gridspec_kw={"width_ratios": [1, 1, 2.4], "hspace": 0.75, "wspace": 0.25})
     for row, image in enumerate(images):
         shown = image[..., 0] if channels == 1 else image
         axes[row, 0].imshow(shown, cmap="gray" if channels == 1 else None, interpolation="nearest")
         axes[row, 0].set_title(val.class_names[val.labels[sample_indices(val.labels)[row]]], fontsize=8)
         axes[row, 1].imshow(hog_glyph(glyph_images[row], **hog_shown), cmap="gray", interpolation="nearest")
         axes[row, 1].set_title("HOG cell histograms" + (f"\n(drawn at {scale}x size)" if scale > 1 else ""), fontsize=8)
-        axes[row, 2].bar(np.arange(hists.shape[1]), hists[row], width=1.0, color=colors,
-                         edgecolor="0.35" if hists.shape[1] <= 64 else "none", linewidth=0.4)
-        axes[row, 2].set_xlim(-0.5, hists.shape[1] - 0.5)
-        axes[row, 2].set_ylabel("fraction of pixels", fontsize=7)
-        axes[row, 2].set_title(f"{space} histogram of the whole image ({hists.shape[1]} bins)", fontsize=8)
+        draw_histogram(axes[row, 2], hists[row], colors, space)
         axes[row, 2].tick_params(labelsize=7)
         axes[row, 0].axis("off")
         axes[row, 1].axis("off")
@@ -205,20 +205,37 @@ def hog_and_color(runs: Sequence[RunRecord], loader: Loader) -> Figure | None:
 def glyph_inputs(images: np.ndarray, hog: dict) -> tuple[np.ndarray, dict, int]:
     """Images and HOG settings for drawing glyphs people can read.
 
-    A glyph draws one line per orientation inside each cell, which needs cells of about 8 pixels;
-    smaller cells (2-pixel cells on 8x8 digits) are drawn on the image upscaled (bilinear) by the
-    factor that makes them 8 pixels, with cells scaled alike, so each glyph covers the same region.
+    A glyph draws one line per orientation inside each cell, which needs cells of about 16 pixels
+    to be read; smaller cells (2-pixel cells on 8x8 digits, 8-pixel cells on CIFAR-10) are drawn on
+    the image upscaled by the factor that makes them 16 pixels, with cells scaled alike, so each
+    glyph covers the same region of the image.
     """
     from ..data.images import resize_images
 
     cell = hog.get("pixels_per_cell", 8)
     smallest = min(cell) if isinstance(cell, (list, tuple)) else int(cell)
-    scale = max(1, -(-8 // max(smallest, 1)))
+    scale = max(1, -(-GLYPH_CELL // max(smallest, 1)))
     if scale == 1:
         return images, hog, 1
     scaled_cell = [c * scale for c in cell] if isinstance(cell, (list, tuple)) else int(cell) * scale
     size = (images.shape[1] * scale, images.shape[2] * scale)
     return resize_images(images, size), {**hog, "pixels_per_cell": scaled_cell}, scale
+
+
+def draw_histogram(ax, hist: np.ndarray, colors: np.ndarray, space: str, most: int = 24) -> None:
+    """A color histogram as bars in the bins' own colors; past 64 bins, only the `most` fullest
+    bins (in bin order), since hundreds of one-pixel bars cannot be read."""
+    shown = np.arange(len(hist))
+    what = f"{space} histogram of the whole image ({len(hist)} bins)"
+    if len(hist) > 64:
+        shown = np.sort(np.argsort(hist, kind="stable")[::-1][:most])
+        what = f"{space} histogram: the {most} fullest of {len(hist)} bins, bars in the bin's color"
+    ax.bar(np.arange(len(shown)), hist[shown], width=0.9, color=colors[shown], edgecolor="0.35", linewidth=0.4)
+    ax.set_xticks(np.arange(len(shown)), [str(i) for i in shown], fontsize=6, rotation=90 if len(shown) > 16 else 0)
+    ax.set_xlim(-0.5, len(shown) - 0.5)
+    ax.set_xlabel("bin", fontsize=7)
+    ax.set_ylabel("fraction of pixels", fontsize=7)
+    ax.set_title(what, fontsize=8)
 
 
 def bin_colors(space: str, bins: int) -> np.ndarray:
@@ -236,17 +253,36 @@ def bin_colors(space: str, bins: int) -> np.ndarray:
     return hsv_to_rgb(joint) if space == "hsv" else joint
 
 
+def interleaved_by_class(labels: np.ndarray) -> np.ndarray:
+    """Indices of `labels` taking one image of each class in turn (class order, then position).
+
+    Splits keep images grouped by class, so "the first mistakes" in plain order would all be of
+    the first class; in this order they are spread over the classes.
+    """
+    labels = np.asarray(labels)
+    rank = np.empty(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        where = np.flatnonzero(labels == label)
+        rank[where] = np.arange(len(where))
+    return np.lexsort((labels, rank))
+
+
 def misclassified(run: RunRecord, model, val, count: int) -> tuple[np.ndarray, list[str]] | None:
-    """Up to `count` validation images `model` gets wrong, with "predicted / true" titles."""
+    """Up to `count` validation images `model` gets wrong, with "predicted (true)" titles.
+
+    Images are tried one class at a time in turn (see `interleaved_by_class`), at most
+    PREDICT_CAP of them, so the mistakes shown come from many classes.
+    """
     names = val.class_names
+    order = interleaved_by_class(val.labels)[:PREDICT_CAP]
     found: list[int] = []
     predicted: dict[int, int] = {}
-    for start in range(0, min(len(val), PREDICT_CAP), PREDICT_CHUNK):
-        stop = min(start + PREDICT_CHUNK, len(val), PREDICT_CAP)
-        guesses = np.asarray(model.predict(val.images[start:stop]))
-        for offset in np.flatnonzero(guesses != val.labels[start:stop]):
-            found.append(start + int(offset))
-            predicted[start + int(offset)] = int(guesses[offset])
+    for start in range(0, len(order), PREDICT_CHUNK):
+        chunk = order[start:start + PREDICT_CHUNK]
+        guesses = np.asarray(model.predict(val.images[chunk]))
+        for index, guess in zip(chunk[guesses != val.labels[chunk]], guesses[guesses != val.labels[chunk]]):
+            found.append(int(index))
+            predicted[int(index)] = int(guess)
         if len(found) >= count:
             break
     found = found[:count]
@@ -270,8 +306,8 @@ def misclassified_figure(rows: list[tuple[RunRecord, np.ndarray, list[str]]], co
                         cell=0.95, title="misclassified validation images: predicted (true)")
     return Figure(
         "misclassified", "Misclassified validation images",
-        "Each row is one pipeline's first mistakes on the validation images: look for mistakes a person "
-        "would also make (ambiguous images) versus ones that show what the features cannot see.",
+        "Each row is one pipeline's first mistakes on validation images taken one class at a time: look for "
+        "mistakes a person would also make (ambiguous images) versus ones that show what the features cannot see.",
         figure_png(fig),
     )
 

@@ -141,6 +141,13 @@ def sort_key(row: dict) -> tuple:
     return (val is None, -(val or 0.0), row["run"])
 
 
+def unfinished_text(row: dict) -> str:
+    """Why a row has no results: its error, or what its status means."""
+    if row.get("error"):
+        return str(row["error"])
+    return {"running": "still running", "pending": "not started yet"}.get(row["status"], "no error recorded")
+
+
 def visible_columns(rows: Sequence[dict]) -> list[Column]:
     """The columns worth showing: those with a value in at least one row (run and status always)."""
     return [c for c in COLUMNS if c.key in ("run", "status") or any(row.get(c.key) is not None for row in rows)]
@@ -166,6 +173,32 @@ def to_csv(rows: Sequence[dict]) -> str:
     for row in rows:
         writer.writerow({key: "" if row.get(key) is None else row[key] for key in keys})
     return buffer.getvalue()
+
+
+def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of an accuracy measured on `n` images (95% for z = 1.96).
+
+    Wilson, E. B. (1927), "Probable inference, the law of succession, and statistical inference",
+    JASA 22(158). Unlike the normal approximation it stays inside [0, 1] near 0% and 100%.
+    """
+    if n <= 0:
+        return (0.0, 1.0)
+    z2 = z * z
+    denominator = 1 + z2 / n
+    center = (accuracy + z2 / (2 * n)) / denominator
+    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z2 / (4 * n * n)) / denominator
+    return (max(0.0, center - half), min(1.0, center + half))
+
+
+def precision_note(rows: Sequence[dict], n_val: int | None) -> str | None:
+    """One sentence on how large a validation-accuracy difference can be chance, for the table's reader."""
+    best = max((row["val_accuracy"] for row in rows if row.get("val_accuracy") is not None), default=None)
+    if best is None or not n_val:
+        return None
+    low, high = wilson_interval(best, n_val)
+    return (f"{n_val:,} validation images: one image is {1 / n_val:.2%} of accuracy, and the best run's "
+            f"{_percent(best)} has a 95% interval of {low:.1%} to {high:.1%} (Wilson), so differences of that "
+            "order between runs may be chance.")
 
 
 def _number(value: Any) -> float | int | None:

@@ -15,7 +15,7 @@ from report_runs import snapshot
 
 from featpipe import model_io
 from featpipe.report import collect_runs
-from featpipe.report.pictures import Loader, misclassified, picture_figures
+from featpipe.report.pictures import Loader, interleaved_by_class, misclassified, picture_figures
 
 
 def test_writes_html_markdown_csv_and_figures_without_leftovers(real_report):
@@ -53,14 +53,21 @@ def test_run_folders_are_left_untouched(real_report, real_runs):
     assert snapshot(real_runs) == before
 
 
+def test_interleaved_by_class_takes_one_image_of_each_class_in_turn():
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    assert interleaved_by_class(labels).tolist() == [0, 3, 5, 1, 4, 2]
+
+
 def test_misclassified_images_are_really_misclassified(real_runs):
     run = next(r for r in collect_runs(real_runs).runs if r.name == "softmax")
     model = model_io.load(run.path)
     val = Loader().validation(run)
     images, titles = misclassified(run, model, val, count=3)
     predicted = model.predict(images)
-    wrong = np.flatnonzero(model.predict(val.images) != val.labels)[:3]
-    assert np.array_equal(images, val.images[wrong])  # the first mistakes, in validation order
+    order = interleaved_by_class(val.labels)
+    wrong = order[model.predict(val.images[order]) != val.labels[order]][:3]
+    assert np.array_equal(images, val.images[wrong])  # the first mistakes, one class at a time
+    assert len(set(val.labels[wrong])) > 1
     for title, guess, truth in zip(titles, predicted, val.labels[wrong]):
         assert guess != truth
         assert title == f"{val.class_names[guess]}\n(true {val.class_names[truth]})"

@@ -43,3 +43,12 @@ def test_negative_image_count_is_rejected(tmp_path):
     write_run(tmp_path, "one")
     result = invoke(tmp_path, "--max-images", "-1")
     assert result.exit_code == 2 and "--max-images" in result.stderr
+
+
+def test_out_may_be_a_folder_but_not_another_kind_of_file(tmp_path):
+    write_run(tmp_path / "runs", "one")
+    result = invoke(tmp_path / "runs", "--out", tmp_path / "reports", "--no-images", "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "reports" / "report.html").is_file() and (tmp_path / "reports" / "report.csv").is_file()
+    result = invoke(tmp_path / "runs", "--out", tmp_path / "table.md")
+    assert result.exit_code == 1 and "expected an .html file or a folder" in result.stderr

@@ -10,7 +10,8 @@ from report_runs import write_corrupt_run, write_failed_run, write_run
 
 from featpipe.bench.state import marker_path
 from featpipe.errors import ModelError
-from featpipe.report import collect_runs, find_run_dirs, group_by_data
+from featpipe.report import build_rows, collect_runs, find_run_dirs, group_by_data
+from featpipe.report.table import unfinished_text
 
 
 def test_finds_nested_run_folders_and_skips_hidden_ones(tmp_path):
@@ -102,6 +103,10 @@ def test_batch_manifest_adds_swept_values_and_runs_not_started(tmp_path):
     assert runs["hog-svm-bbbb"].status == "running"
     assert runs["hog-svm-cccc"].status == "pending"
     assert len(group_by_data(list(runs.values()))) == 1  # runs without data info join the main group
+    rows = {row["path"]: row for row in build_rows(list(runs.values()), tmp_path)}
+    assert rows["hog-svm-aaaa"]["swept"] == "svm.C=0.1"
+    assert unfinished_text(rows["hog-svm-bbbb"]) == "still running"
+    assert unfinished_text(rows["hog-svm-cccc"]) == "not started yet"
 
 
 def test_unreadable_manifest_is_a_warning(tmp_path):

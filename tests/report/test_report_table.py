@@ -117,3 +117,24 @@ def test_markdown_table_has_a_line_per_row_and_escapes_pipes(tmp_path):
     assert "| 90.00% |" in lines[2]
     rows[1]["selected"] = "x | y"
     assert "x \\| y" in markdown_table(rows, columns)
+
+
+@pytest.mark.parametrize("accuracy, n, expected", [
+    (0.5, 100, (0.4038, 0.5962)),  # the textbook values for 50 of 100
+    (1.0, 20, (0.8389, 1.0)),  # stays inside [0, 1] where the normal approximation would not
+    (0.0, 20, (0.0, 0.1611)),
+])
+def test_wilson_interval(accuracy, n, expected):
+    from featpipe.report.table import wilson_interval
+
+    assert wilson_interval(accuracy, n) == pytest.approx(expected, abs=1e-4)
+
+
+def test_precision_note_names_the_validation_size_and_interval(batch):
+    from featpipe.report.table import precision_note
+
+    rows = build_rows(collect_runs(batch).runs)
+    note = precision_note(rows, 30)
+    assert note.startswith("30 validation images: one image is 3.33% of accuracy")
+    assert "90.00% has a 95% interval of 74.4% to 96.5%" in note
+    assert precision_note(rows, None) is None
