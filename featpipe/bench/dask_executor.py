@@ -110,11 +110,12 @@ class DaskExecutor:
 
     def _check_workers(self, distributed) -> None:
         """Fail clearly unless every worker can import featpipe (one tiny task per worker)."""
+        expected = self.local_workers or 1  # a cluster of ours: all of them; someone else's: at least one
         try:
-            self.client.wait_for_workers(1, timeout=self.check_timeout)
+            self.client.wait_for_workers(expected, timeout=self.check_timeout)
         except (TimeoutError, OSError) as exc:
-            raise FeatpipeError(f"the Dask scheduler {self.client.scheduler.address} has no workers "
-                                f"(waited {self.check_timeout:g} s: {exc})") from None
+            raise FeatpipeError(f"the Dask scheduler {self.client.scheduler.address} has fewer than {expected} "
+                                f"worker(s) (waited {self.check_timeout:g} s: {exc})") from None
         workers = list(self.client.scheduler_info().get("workers", {}))
         futures = {address: self.client.submit(eval, _PROBE, pure=False, workers=[address], allow_other_workers=False,
                                                key=f"featpipe-probe-{i}") for i, address in enumerate(workers)}

@@ -51,9 +51,6 @@ runs:
     assert "2 runs; 1 done, 1 failed, 0 running, 0 pending" in status.output
     assert "failed   broken-" in status.output and "ConfigError: data.use_test" in status.output
 
-    again = invoke("bench", batch, "--out", out, "--jobs", "1", "--retries", "0", "--quiet")
-    assert again.exit_code == 1 and "1 done (0 run now), 1 failed" in again.output
-
 
 @pytest.mark.parametrize("body, message, code", [
     ("name: b\nruns:\n  - config: tiny-hog.yaml\n    grid: {svm.Cee: [1]}\n", "unknown key 'svm.Cee'", 2),
