@@ -141,17 +141,17 @@ def run(
             moved = [v.copy() for v in weights]
             moved[layer][row, col] += step
             values.append(network_loss(X, y_idx, moved, biases))
-        slices.append((f"layer {layer + 1} weight W[{row},{col}]", t_weight, np.array(values)))
+        slices.append((f"layer {layer + 1} W[{row},{col}]", t_weight, np.array(values)))
     # A random direction over all weight matrices, each part scaled to its matrix's norm
     # (so every layer moves by a comparable relative amount).
     direction = [rng.standard_normal(w.shape) for w in weights]
     direction = [d * (np.linalg.norm(w) / np.linalg.norm(d)) for d, w in zip(direction, weights)]
     t_direction = np.linspace(-1.0, 1.0, n_points)
     values = [network_loss(X, y_idx, [w + s * d for w, d in zip(weights, direction)], biases) for s in t_direction]
-    slices.append(("random direction (all weights)", t_direction, np.array(values)))
+    slices.append(("random direction", t_direction, np.array(values)))
 
-    reference = [("x²: convex", np.linspace(-2, 2, n_points), np.linspace(-2, 2, n_points) ** 2),
-                 ("cos x: not convex", np.linspace(-np.pi, np.pi, n_points), np.cos(np.linspace(-np.pi, np.pi, n_points)))]
+    t_square, t_cos = np.linspace(-2, 2, n_points), np.linspace(-np.pi, np.pi, n_points)
+    reference = [("x^2", t_square, t_square**2), ("cos x", t_cos, np.cos(t_cos))]
     checks = {}
     for name, t, values in reference + slices:
         violation, endpoints = max_secant_violation(t, values)
@@ -176,8 +176,8 @@ def run(
         "network_slices_total": len(slice_names),
     }
     claims = {
-        "x² passes the secant test of convexity": checks["x²: convex"]["convex"],
-        "cos x fails it": not checks["cos x: not convex"]["convex"],
+        "x^2 passes the secant test of convexity": checks["x^2"]["convex"],
+        "cos x fails it": not checks["cos x"]["convex"],
         "at least one slice of the network's loss is not convex": not all(checks[n]["convex"] for n in slice_names),
         f"at least one is far from convex (a secant {FAR_FROM_CONVEX:.0%} of its range below the curve)": any(
             checks[n]["relative_violation"] >= FAR_FROM_CONVEX for n in slice_names
@@ -210,7 +210,10 @@ def _plot(curves, checks, center_loss: float, path: Path) -> None:
             i, j = check["endpoints"]
             color, verdict = "C3", f"not convex: {below}"
         ax.plot([t[i], t[j]], [values[i], values[j]], color=color, lw=1.4, marker="o", ms=4)
-        ax.set_title(f"{name}\n{verdict}", fontsize=9)
+        label = {"x^2": "x²", "random direction": "random direction (all weights)"}.get(name, name)
+        if name.startswith("layer"):
+            label = label.replace(" W[", " weight W[")
+        ax.set_title(f"{label}\n{verdict}", fontsize=9)
         ax.ticklabel_format(axis="y", useOffset=False)
         if name.startswith(("layer", "random")):
             ax.axvline(0.0, color="gray", lw=0.6, ls=":")

@@ -89,8 +89,8 @@ def test_deep_linear(run_small, png_check):
 def test_loss_slices(run_small, png_check):
     result = run_small("loss-slices", n_samples=150, epochs=30, n_points=41)
     slices = result.numbers["slices"]
-    assert slices["x²: convex"]["convex"]
-    assert not slices["cos x: not convex"]["convex"]
+    assert slices["x^2"]["convex"]
+    assert not slices["cos x"]["convex"]
     network = {name: s for name, s in slices.items() if name.startswith(("layer", "random"))}
     assert len(network) == result.numbers["depth"] + 1
     assert any(not s["convex"] for s in network.values())
@@ -115,10 +115,10 @@ def test_every_demo_is_covered_here():
     assert set(DEMOS) == tested
 
 
-def test_seed_changes_the_data_and_repeats_exactly(tmp_path):
-    a = run_demo("space-warping", tmp_path / "a", seed=3, n_samples=60)
-    b = run_demo("space-warping", tmp_path / "b", seed=3, n_samples=60)
-    c = run_demo("space-warping", tmp_path / "c", seed=4, n_samples=60)
-    assert a.numbers == b.numbers
-    assert a.numbers["grid_points_per_input_region"] != c.numbers["grid_points_per_input_region"]
-    assert np.isfinite(a.seconds)
+def test_seed_repeats_exactly_and_changes_the_data(run_small, tmp_path):
+    first = run_small("space-warping", n_samples=200)  # seed 0, shared with the test above
+    again = run_demo("space-warping", tmp_path / "again", seed=0, n_samples=200)
+    other = run_demo("space-warping", tmp_path / "other", seed=1, n_samples=200)
+    assert again.numbers == first.numbers
+    assert other.numbers["grid_points_per_input_region"] != first.numbers["grid_points_per_input_region"]
+    assert np.isfinite(again.seconds) and again.seconds > 0
