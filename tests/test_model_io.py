@@ -120,3 +120,18 @@ def test_save_npy_writes_the_named_file(tmp_path):
     atomic.save_npy(tmp_path / "x.npy", np.arange(5))
     np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), np.arange(5))
     assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        atomic.write_json(tmp_path / "m.json", {})
+        with atomic.atomic_dir(tmp_path / "run") as tmp:
+            (tmp / "x").write_text("1")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755
