@@ -9,6 +9,7 @@ with edges `np.linspace(0, 1, bins + 1)` (the last bin includes 1.0).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,7 @@ class ColorHistogram(ImageFeatureExtractor):
     CODE_VERSION = 1
 
     def __init__(self, *, space: str = "hsv", bins: int = 8, grid: int = 1, normalize: str = "l1",
-                 chunk_size: int = 2000) -> None:
+                 chunk_size: int = 256) -> None:
         self.space = space
         self.bins = bins
         self.grid = grid
@@ -91,12 +92,10 @@ class ColorHistogram(ImageFeatureExtractor):
 def color_histograms(images: np.ndarray, *, space: str, bins: int, grid: int, normalize: str) -> np.ndarray:
     """Colour histograms of a validated uint8 batch (N, H, W, C) -> float32 (N, grid**2 * n_bins)."""
     n_images, height, width, _ = images.shape
-    joint_bin = _joint_bins(images, space, bins)  # (N, H, W) int64
+    joint_bin = _joint_bins(images, space, bins)  # (N, H, W) integers
     n_bins = bins ** _CHANNELS_PER_SPACE[space]
     n_cells = grid * grid
-    cell_of_pixel = (np.arange(height) * grid // height)[:, None] * grid + (np.arange(width) * grid // width)[None, :]
-    slots = (np.arange(n_images)[:, None, None] * n_cells + cell_of_pixel) * n_bins
-    slots += joint_bin
+    slots = np.add(_slot_base(n_images, height, width, grid, n_bins), joint_bin)
     counts = np.bincount(slots.ravel(), minlength=n_images * n_cells * n_bins)
     hist = counts.reshape(n_images, n_cells, n_bins).astype(np.float32)
     if normalize == "l1":
@@ -117,53 +116,107 @@ def rgb_to_hsv(images: np.ndarray) -> np.ndarray:
     -------
     float64 ndarray (..., 3), hue, saturation and value in [0, 1].
     """
-    h, s, v = _hsv_planes(np.asarray(images))
-    return np.stack([h, s, v], axis=-1)
+    images = np.asarray(images)
+    maximum = np.maximum(np.maximum(images[..., 0], images[..., 1]), images[..., 2])
+    minimum = np.minimum(np.minimum(images[..., 0], images[..., 1]), images[..., 2])
+    scaled = _scaled_levels()
+    saturation = _saturation_table()[maximum.astype(np.intp) * 256 + minimum]
+    return np.stack([_hue(images, maximum, minimum), saturation, scaled[maximum]], axis=-1)
 
 
-def _hsv_planes(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # skimage converts uint8 with image * (1 / 255) in float64, then follows the textbook formula;
-    # the same operations in the same order give bit-identical values.
-    red, green, blue = (np.multiply(images[..., k], 1.0 / 255, dtype=np.float64) for k in range(3))
-    value = np.maximum(np.maximum(red, green), blue)
-    delta = value - np.minimum(np.minimum(red, green), blue)
-    grey = delta == 0.0
-    safe_delta = np.where(grey, 1.0, delta)
+@lru_cache(maxsize=1)
+def _scaled_levels() -> np.ndarray:
+    """uint8 level v -> v * (1 / 255) in float64, exactly as skimage's img_as_float computes it."""
+    return np.multiply(np.arange(256, dtype=np.uint8), 1.0 / 255, dtype=np.float64)
+
+
+@lru_cache(maxsize=1)
+def _saturation_table() -> np.ndarray:
+    """Saturation for every (max, min) uint8 pair, indexed max * 256 + min, computed as skimage does."""
+    scaled = _scaled_levels()
+    value = np.repeat(scaled, 256)
+    delta = value - np.tile(scaled, 256)
     with np.errstate(invalid="ignore", divide="ignore"):
-        saturation = np.where(grey, 0.0, delta / np.where(value == 0.0, 1.0, value))
-    # Later cases win in skimage (blue over green over red when several channels equal the max).
-    hue = (green - blue) / safe_delta
-    hue = np.where(green == value, 2.0 + (blue - red) / safe_delta, hue)
-    hue = np.where(blue == value, 4.0 + (red - green) / safe_delta, hue)
-    hue = (hue / 6.0) % 1.0
-    hue[grey] = 0.0
-    return hue, saturation, value
+        saturation = delta / value
+    saturation[delta == 0.0] = 0.0
+    saturation[(delta < 0.0) | ~np.isfinite(saturation)] = 0.0  # min > max never occurs in images
+    return saturation
+
+
+def _hue(images: np.ndarray, maximum: np.ndarray, minimum: np.ndarray) -> np.ndarray:
+    """Hue in [0, 1) of uint8 RGB pixels, bit-identical to skimage.color.rgb2hsv.
+
+    skimage evaluates (g - b) / delta, 2 + (b - r) / delta or 4 + (r - g) / delta on float64
+    values v * (1/255), later cases winning when several channels equal the maximum, then
+    (h / 6) % 1 and 0 for grey pixels. The same operations in the same order give the same bits.
+    """
+    scaled = _scaled_levels()
+    red, green, blue = (np.take(scaled, images[..., k]) for k in range(3))
+    delta = np.take(scaled, maximum) - np.take(scaled, minimum)
+    grey = delta == 0.0
+    blue_max = images[..., 2] == maximum
+    green_max = ~blue_max & (images[..., 1] == maximum)
+    numerator = np.where(blue_max, red - green, np.where(green_max, blue - red, green - blue))
+    numerator /= np.where(grey, 1.0, delta)
+    numerator += np.where(blue_max, 4.0, np.where(green_max, 2.0, 0.0))
+    numerator /= 6.0
+    # x % 1.0 for x in [-1/6, 1): numpy returns x + 1.0 for negative x and +0.0 for a zero.
+    hue = np.where(numerator < 0.0, numerator + 1.0, numerator)
+    hue[grey | (hue == 0.0)] = 0.0
+    return hue
 
 
 def _unit_bins(values: np.ndarray, bins: int) -> np.ndarray:
     """Bin of float values in [0, 1] with edges linspace(0, 1, bins + 1), exactly as np.histogram."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.minimum((values * bins).astype(np.int64), bins - 1)
-    # values * bins can round across an edge; compare with the edges themselves to settle it.
-    index -= values < edges[index]
-    index += (values >= edges[index + 1]) & (index < bins - 1)
+    index = np.minimum((values * bins).astype(np.intp), bins - 1)
+    if bins & (bins - 1):  # not a power of two: values * bins can round across an edge
+        edges = np.linspace(0.0, 1.0, bins + 1)
+        index -= values < np.take(edges, index)
+        index += (values >= np.take(edges, index + 1)) & (index < bins - 1)
     return index
 
 
+@lru_cache(maxsize=8)
+def _level_bins(bins: int) -> np.ndarray:
+    """Bin of every uint8 level scaled to [0, 1] (value channel, gray images)."""
+    return _unit_bins(_scaled_levels(), bins).astype(np.intp)
+
+
+@lru_cache(maxsize=8)
+def _saturation_bins(bins: int) -> np.ndarray:
+    """Bin of the saturation of every (max, min) pair, indexed max * 256 + min."""
+    return _unit_bins(_saturation_table(), bins).astype(np.intp)
+
+
+@lru_cache(maxsize=4)
+def _slot_base(n_images: int, height: int, width: int, grid: int, n_bins: int) -> np.ndarray:
+    """First histogram slot (N, H, W) of every pixel: (image * cells + cell) * n_bins; cached per shape."""
+    cell_of_pixel = (np.arange(height) * grid // height)[:, None] * grid + (np.arange(width) * grid // width)[None, :]
+    base = (np.arange(n_images, dtype=np.intp)[:, None, None] * (grid * grid) + cell_of_pixel) * n_bins
+    base.flags.writeable = False
+    return base
+
+
 def _joint_bins(images: np.ndarray, space: str, bins: int) -> np.ndarray:
-    """Joint bin index (N, H, W) int64 of every pixel for the colour space."""
+    """Joint bin index (N, H, W) of every pixel for the colour space."""
     if space == "rgb":
-        per_channel = (images.astype(np.int64) * bins) >> 8  # floor(v * bins / 256)
-        return (per_channel[..., 0] * bins + per_channel[..., 1]) * bins + per_channel[..., 2]
+        level_bin = (np.arange(256) * bins) >> 8  # floor(v * bins / 256)
+        red, green, blue = (np.take(level_bin, images[..., k]) for k in range(3))
+        return (red * bins + green) * bins + blue
     if space == "gray":
         if images.shape[3] == 1:
-            gray = np.multiply(images[..., 0], 1.0 / 255, dtype=np.float64)
-        else:
-            gray = np.multiply(images, 1.0 / 255, dtype=np.float64) @ _GRAY_WEIGHTS
+            return np.take(_level_bins(bins), images[..., 0])
+        gray = np.multiply(images, 1.0 / 255, dtype=np.float64) @ _GRAY_WEIGHTS
         return _unit_bins(gray, bins)
-    hue, saturation, value = _hsv_planes(images)
+    maximum = np.maximum(np.maximum(images[..., 0], images[..., 1]), images[..., 2])
+    minimum = np.minimum(np.minimum(images[..., 0], images[..., 1]), images[..., 2])
+    hue_bin = _unit_bins(_hue(images, maximum, minimum), bins)
     if space == "hue":
-        return _unit_bins(hue, bins)
+        return hue_bin
+    pair = maximum.astype(np.intp) * 256 + minimum
+    joint = hue_bin * bins + np.take(_saturation_bins(bins), pair)
     if space == "hue_saturation":
-        return _unit_bins(hue, bins) * bins + _unit_bins(saturation, bins)
-    return (_unit_bins(hue, bins) * bins + _unit_bins(saturation, bins)) * bins + _unit_bins(value, bins)
+        return joint
+    joint *= bins
+    joint += np.take(_level_bins(bins), maximum)
+    return joint

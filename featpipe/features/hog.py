@@ -299,26 +299,38 @@ def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tup
         index += 255 * _LUT_SIDE + 255
         (index,) = _strongest_channel(squared, index)
         bin_table, magnitude_table = _integer_gradient_tables(orientations, signed)
-        bins = bin_table[index]
-        magnitude = magnitude_table[index]
+        bins = np.take(bin_table, index)  # np.take gathers faster than fancy indexing
+        magnitude = np.take(magnitude_table, index)
 
     cell_rows, cell_cols = pixels_per_cell
     n_cells_row, n_cells_col = height // cell_rows, width // cell_cols
     n_cells = n_cells_row * n_cells_col
-    # Slot layout per image: n_cells + 1 cells (the last collects pixels outside the cell grid)
-    # times orientations + 1 bins (the last collects angles that fall in no bin).
     slots_per_cell = orientations + 1
-    cell_of_row = np.arange(height) // cell_rows
-    cell_of_col = np.arange(width) // cell_cols
-    cell_index = cell_of_row[:, None] * n_cells_col + cell_of_col[None, :]
-    cell_index[(cell_of_row >= n_cells_row)[:, None] | (cell_of_col >= n_cells_col)[None, :]] = n_cells
-    slots = (np.arange(n_images, dtype=np.int64)[:, None, None] * (n_cells + 1) + cell_index) * slots_per_cell
-    slots += bins
+    slots = np.add(_slot_base(n_images, height, width, cell_rows, cell_cols, orientations), bins)
     sums = np.bincount(slots.ravel(), weights=magnitude.ravel(), minlength=n_images * (n_cells + 1) * slots_per_cell)
     sums = sums.reshape(n_images, n_cells + 1, slots_per_cell)[:, :n_cells, :orientations]
     hist = sums.astype(np.float32)
     hist /= np.float32(cell_rows * cell_cols)
     return hist.reshape(n_images, n_cells_row, n_cells_col, orientations)
+
+
+@lru_cache(maxsize=4)
+def _slot_base(n_images: int, height: int, width: int, cell_rows: int, cell_cols: int, orientations: int) -> np.ndarray:
+    """First histogram slot of every pixel (N, H, W) int64; adding the pixel's bin gives its slot.
+
+    Slot layout per image: n_cells + 1 cells (the last collects pixels outside the cell grid)
+    times orientations + 1 bins (the last collects angles that fall in no bin). Cached because
+    every chunk of a batch has the same shape.
+    """
+    n_cells_row, n_cells_col = height // cell_rows, width // cell_cols
+    n_cells = n_cells_row * n_cells_col
+    cell_of_row = np.arange(height) // cell_rows
+    cell_of_col = np.arange(width) // cell_cols
+    cell_index = cell_of_row[:, None] * n_cells_col + cell_of_col[None, :]
+    cell_index[(cell_of_row >= n_cells_row)[:, None] | (cell_of_col >= n_cells_col)[None, :]] = n_cells
+    base = (np.arange(n_images, dtype=np.int64)[:, None, None] * (n_cells + 1) + cell_index) * (orientations + 1)
+    base.flags.writeable = False
+    return base
 
 
 def _normalize_blocks(hist: np.ndarray, cells_per_block: tuple[int, int], method: str) -> np.ndarray:
