@@ -123,15 +123,11 @@ def test_save_npy_writes_the_named_file(tmp_path):
 
 
 def test_atomic_files_get_ordinary_permissions(tmp_path):
-    import os
     import stat
 
-    mask = os.umask(0o022)
-    try:
-        atomic.write_json(tmp_path / "m.json", {})
-        with atomic.atomic_dir(tmp_path / "run") as tmp:
-            (tmp / "x").write_text("1")
-    finally:
-        os.umask(mask)
-    assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o644
-    assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755
+    atomic.write_json(tmp_path / "m.json", {})
+    with atomic.atomic_dir(tmp_path / "run") as tmp:
+        (tmp / "x").write_text("1")
+    assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o666 & ~atomic._UMASK
+    assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o777 & ~atomic._UMASK
+    assert atomic._UMASK & 0o400 == 0  # readable by the owner at least
