@@ -113,7 +113,7 @@ def run_experiment(
 
     cache = None
     if config.output.feature_cache:
-        cache = FeatureCache(cache_root(config.data.cache_dir) / "features")
+        cache = FeatureCache(cache_root(config.data.cache_dir) / "feature-cache")
     extractor = pipeline.build_features(config.features, config.seed)
     with timer("features"):
         extractor, features, feature_times, cache_hits = fit_transform_cached(
