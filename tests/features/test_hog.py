@@ -146,3 +146,11 @@ def test_transform_checks_fit_and_image_shape(smooth):
     hog = HOG().fit(smooth)
     with pytest.raises(InputError, match=r"fitted on images of shape.*\(32, 32, 3\).*\(40, 40, 3\)"):
         hog.transform(np.zeros((1, 40, 40, 3), np.uint8))
+
+
+def test_glyph_resembles_skimage_visualization(photo_tiles):
+    # Not pixel-identical (lines are rasterized differently) but the same picture.
+    for image in photo_tiles[:4]:
+        _, expected = skimage_hog(image, 9, (8, 8), (2, 2), channel_axis=-1, visualize=True)
+        ours = hog_glyph(image)
+        assert np.corrcoef(ours.ravel(), expected.ravel())[0, 1] > 0.5
