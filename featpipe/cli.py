@@ -68,7 +68,7 @@ def run(
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A finished run folder."),
     data: str = typer.Option(..., "--data", help="Labelled data: digits, cifar10[:DIR], or an image folder / .tar.gz."),
-    split: Optional[str] = typer.Option(None, "--split", help="Split to score (default: test if present, else train)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split to score (default: test, else val, else train, else the only one)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Score a saved model on any labelled data; prints and writes the metrics."""

@@ -30,7 +30,8 @@ def evaluate(run_dir: str | Path, spec: str, split: str | None = None, progress:
     model, metrics = load_model(run_dir)
     sources = load_source(**parse_spec(spec), progress=progress)
     if split is None:
-        split = "test" if "test" in sources else "train"
+        split = next((name for name in ("test", "val", "validation") if name in sources), None)
+        split = split or ("train" if "train" in sources else sorted(sources)[0])
     if split not in sources:
         raise DataError(f"data {spec!r} has no split {split!r} (splits: {', '.join(sorted(sources))})")
     dataset = sources[split]

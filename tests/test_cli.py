@@ -181,3 +181,13 @@ def test_predict_on_a_non_image(tmp_path, write_config):
 
 def test_download_unknown_dataset():
     assert_error(invoke("data", "download", "imagenet"), 1, "unknown data set 'imagenet'")
+
+
+def test_evaluate_picks_the_only_split(tmp_path, write_config, image_folder):
+    assert invoke("run", write_config(f"data: {{source: folder, root: {image_folder}, val_fraction: 0.34}}\n"
+                                      "features: {color: {space: rgb, bins: 4}}\n"),
+                  "--out", tmp_path, "--name", "c", "-q").exit_code == 0
+    (image_folder / "train").rename(image_folder / "holdout")
+    result = invoke("evaluate", tmp_path / "c", "--data", image_folder, "-q")
+    assert result.exit_code == 0, result.output
+    assert "[holdout]" in result.output
