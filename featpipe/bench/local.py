@@ -185,8 +185,11 @@ class LocalExecutor:
                     workers.append(self._start(context))
                 for worker in workers:
                     if worker.task is None and queue:
+                        try:
+                            worker.conn.send(queue[0])
+                        except OSError:  # it died while idle: noticed below, the run goes to another
+                            continue
                         worker.task = queue.popleft()
-                        worker.conn.send(worker.task)
                 wait([w.conn for w in workers] + [w.process.sentinel for w in workers])
                 for worker in list(workers):
                     keep_going, died = self._drain(worker, on_outcome)

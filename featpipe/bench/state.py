@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import shutil
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -199,18 +200,31 @@ class OutputFolder:
             if mine.get("pid") == os.getpid() and mine.get("host") == host_name():
                 self.lock_path.unlink(missing_ok=True)
 
-    def clear_leftovers(self) -> None:
-        """Under the lock: drop stale running markers and the temporary folders of killed writers."""
+    def clear_leftovers(self, min_age_seconds: float = 600.0) -> None:
+        """Under the lock: drop stale running markers and the temporary folders of killed writers.
+
+        A temporary folder lives only while a finished run is written (seconds), so one older
+        than `min_age_seconds` belongs to a writer that died; younger ones are left alone, in
+        case a worker of an earlier, killed client (on a Dask cluster) is still writing.
+        """
         state_dir = self.path / STATE_DIR
         if state_dir.is_dir():
             for marker in state_dir.glob("*.json"):
                 if marker.name != "lock.json":
                     marker.unlink(missing_ok=True)
-        if self.path.is_dir():
-            for leftover in self.path.glob(".*.tmp"):
-                shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
-            for leftover in self.path.glob(".*.old"):
+        if not self.path.is_dir():
+            return
+        now = time.time()
+        for leftover in [*self.path.glob(".*.tmp"), *self.path.glob(".*.old")]:
+            try:
+                if now - leftover.stat().st_mtime < min_age_seconds:
+                    continue
+            except OSError:
+                continue
+            if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
     def run_state(self, run_id: str, config_digest: str | None) -> RunState:
         """The state of one run as its folder and marker tell it."""
