@@ -55,6 +55,10 @@ class FeatureCache:
     def _features_path(self, key: str) -> Path:
         return self.root / "features" / f"{_checked(key)}.npy"
 
+    def has_features(self, key: str) -> bool:
+        """Whether an entry exists for `key` (it may still turn out unreadable when loaded)."""
+        return self._features_path(key).is_file()
+
     def load_features(self, key: str) -> np.ndarray | None:
         """The cached array for `key`, or None if absent or unreadable."""
         path = self._features_path(key)
@@ -69,11 +73,7 @@ class FeatureCache:
 
     def save_features(self, key: str, array: np.ndarray) -> None:
         """Store `array` under `key` atomically (replacing any previous or corrupt entry)."""
-        # Serialized in memory and written with atomic.write_bytes: atomic.save_npy hands np.save a
-        # temporary name ending in ".tmp", to which np.save appends ".npy", so the file it renames is empty.
-        buffer = io.BytesIO()
-        np.save(buffer, np.asarray(array), allow_pickle=False)
-        atomic.write_bytes(self._features_path(key), buffer.getvalue())
+        atomic.save_npy(self._features_path(key), np.asarray(array))
 
     # ------------------------------------------------------------------ estimators
 
@@ -161,7 +161,7 @@ def fit_transform_cached(
         # When a split is the fit data itself and is not cached yet, fit_transform computes its
         # features in the same pass (FeatureConcat would otherwise transform it twice).
         same = [name for name, (_, fp) in splits.items() if fp == fit_fingerprint
-                and (cache is None or cache.load_features(feature_key(fp)) is None)]
+                and (cache is None or not cache.has_features(feature_key(fp)))]
         if same:
             features[same[0]] = np.asarray(fitted.fit_transform(fit_images), dtype=np.float32)
         else:

@@ -152,7 +152,7 @@ def hog_glyph(image: Any, **params: Any) -> np.ndarray:
 
 def _check_hog_settings(owner: str, images: np.ndarray, **params: Any) -> None:
     params.pop("chunk_size", None)
-    check_int(owner, "orientations", params["orientations"], 1, 127)
+    check_int(owner, "orientations", params["orientations"], 1, 360)
     cell = check_pair(owner, "pixels_per_cell", params["pixels_per_cell"])
     block = check_pair(owner, "cells_per_block", params["cells_per_block"])
     check_choice(owner, "block_norm", params["block_norm"], BLOCK_NORMS)
