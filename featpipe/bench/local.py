@@ -97,6 +97,11 @@ def worker_main(conn, parent_pid: int) -> None:
     # Ctrl-C reaches the whole process group; the parent decides and terminates the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent(parent_pid)
+    # tqdm's default lock is a process-shared semaphore; a worker terminated mid-run would leak
+    # it (and the resource tracker would warn). Workers draw no bars, so a thread lock does.
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
     try:
         import featpipe.runner  # noqa: F401  (paid once per worker, not per run)
     except BaseException:

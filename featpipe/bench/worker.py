@@ -8,7 +8,9 @@ says ``failed``, so one bad run cannot stop a batch.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -41,7 +43,7 @@ def run_task(task: RunTask) -> dict[str, Any]:
     state.mark_running(task.out_dir, task.run_id, task.attempt)
     start = time.perf_counter()
     try:
-        with _blas_limit(task.blas_threads):
+        with _blas_limit(task.blas_threads), contextlib.redirect_stderr(_NotATerminal(sys.stderr)):
             metrics = _run(task)
         outcome = {"status": "done", "val_accuracy": metrics.get("accuracy", {}).get("val")}
     except Exception as exc:  # a failing run is recorded and the batch goes on
@@ -72,6 +74,26 @@ def _run(task: RunTask) -> dict:
     run_dir = os.path.join(task.out_dir, task.run_id)
     result = run_experiment(config, run_dir, resume=True, progress=False, command=task.command)
     return result.metrics
+
+
+class _NotATerminal(io.TextIOBase):
+    """stderr that says it is no terminal: progress bars inside a run (``disable=None``) stay off.
+
+    Workers share the terminal of the process that started them; their bars would garble the
+    batch's own progress display. Everything written still goes to the real stderr.
+    """
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
 
 
 @contextlib.contextmanager
