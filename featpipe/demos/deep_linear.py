@@ -81,7 +81,7 @@ def run(
         W, b = collapse(linear.coefs_, linear.intercepts_)
         single[data_name] = (W, b)
         # Compare on the data and on a wide grid around it (the identity holds everywhere).
-        probe = np.concatenate([X, np.random.default_rng(seed).uniform(-4, 4, (2000, 2))])
+        probe = np.concatenate([X, rng.uniform(-4, 4, (2000, 2))])
         network_margin = linear.decision_function(probe).astype(np.float64)
         single_margin = probe @ (W[:, 1] - W[:, 0]) + (b[1] - b[0])
         diff = np.abs(network_margin - single_margin)
@@ -93,7 +93,7 @@ def run(
         }
 
     figure = Path(out_dir) / "deep-linear.png"
-    _plot(datasets, models, single, accuracy, collapse_error, hidden_sizes, figure)
+    _plot(datasets, models, single, accuracy, collapse_error, hidden_sizes, rng, figure)
 
     numbers = {
         "depth": len(hidden_sizes) + 1,
@@ -113,7 +113,7 @@ def run(
     return DemoResult("deep-linear", numbers, claims, [figure])
 
 
-def _plot(datasets, models, single, accuracy, collapse_error, hidden_sizes, path: Path) -> None:
+def _plot(datasets, models, single, accuracy, collapse_error, hidden_sizes, rng, path: Path) -> None:
     depth = len(hidden_sizes) + 1
     fig, axes = plt.subplots(2, 3, figsize=(12.0, 8.0))
     for row, (data_name, (X, y)) in zip(axes, datasets.items()):
@@ -128,7 +128,7 @@ def _plot(datasets, models, single, accuracy, collapse_error, hidden_sizes, path
                          f"{accuracy[data_name][activation]:.1%}", fontsize=10)
         W, b = single[data_name]
         model = models[data_name, "identity"]
-        probe = np.random.default_rng(1).uniform(-lim, lim, (400, 2))
+        probe = rng.uniform(-lim, lim, (400, 2))
         row[2].scatter(probe @ (W[:, 1] - W[:, 0]) + (b[1] - b[0]), model.decision_function(probe), s=5)
         lo, hi = row[2].get_xlim()
         row[2].plot([lo, hi], [lo, hi], "k--", lw=0.8)

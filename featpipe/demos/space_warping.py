@@ -14,7 +14,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .figures import CLASS_COLORS, save_figure, scatter_classes
+from .figures import save_figure, scatter_classes
 from .linear import fit_linear, linearly_separable
 from .result import DemoResult
 from .toy_data import uniform_square

@@ -122,3 +122,13 @@ def test_seed_repeats_exactly_and_changes_the_data(run_small, tmp_path):
     assert again.numbers == first.numbers
     assert other.numbers["grid_points_per_input_region"] != first.numbers["grid_points_per_input_region"]
     assert np.isfinite(again.seconds) and again.seconds > 0
+
+
+def test_templates_on_an_rgb_image_folder(image_folder, tmp_path, png_check):
+    result = run_demo("templates", tmp_path, seed=0, data=str(image_folder), epochs=3, hidden_units=8,
+                      shown_units=8)
+    assert result.numbers["image_shape"] == [12, 12, 3]
+    assert result.numbers["weight_decay"] == 0.3  # larger images get the stronger default decay
+    assert result.figures == [tmp_path / "templates-colors.png"]
+    assert not (tmp_path / "templates.png").exists()  # the digits figure's name stays free
+    png_check(result.figures[0], min_height=150)
