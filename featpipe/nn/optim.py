@@ -1,13 +1,12 @@
 """First-order optimizers that update parameter arrays in place, and learning-rate schedules.
 
 Every optimizer has ``step(params, grads)``: ``params`` and ``grads`` are matching lists of
-C-contiguous float arrays; the parameters are updated in place and the gradients are used as
-scratch space (overwritten), which saves a pass over memory per step. Set ``learning_rate`` on
+C-contiguous float arrays; the parameters are updated in place and the gradients are only read. Set ``learning_rate`` on
 the optimizer before a step to follow a schedule.
 
 Speed: an update touches every parameter several times. Instead of whole-array NumPy
 expressions (each one a pass over main memory plus a temporary), the update runs on chunks of
-`CHUNK` elements with in-place ufuncs and one small scratch buffer, so the intermediate passes
+`CHUNK` elements with in-place ufuncs and two small scratch buffers, so the intermediate passes
 stay in the CPU cache. With ``n_threads > 1`` the chunks are shared out among that many
 threads (NumPy releases the GIL inside ufunc loops); every chunk gets the same operations either
 way, so the result does not depend on the thread count.
@@ -70,7 +69,7 @@ class Optimizer:
         self._scratch: list[np.ndarray] = []
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
-        """Update ``params`` in place from ``grads`` (which are overwritten)."""
+        """Update ``params`` in place from ``grads`` (which are left unchanged)."""
         if len(params) != len(grads):
             raise ValueError(f"got {len(params)} parameter arrays but {len(grads)} gradients")
         if not self.state and self.slots:
@@ -87,7 +86,7 @@ class Optimizer:
         n_threads = max(1, min(int(self.n_threads), len(tasks) // 4))
         dtype = params[0].dtype if params else np.float32
         if len(self._scratch) < n_threads or self._scratch[0].dtype != dtype:
-            self._scratch = [np.empty(CHUNK, dtype=dtype) for _ in range(n_threads)]
+            self._scratch = [np.empty((2, CHUNK), dtype=dtype) for _ in range(n_threads)]
         if n_threads == 1:
             self._run(tasks, self._scratch[0])
             return
@@ -103,9 +102,11 @@ class Optimizer:
 
     def _run(self, tasks, scratch: np.ndarray) -> None:
         for arrays, decay in tasks:
-            self._update(*arrays, scratch[: arrays[0].size], decay)
+            n = arrays[0].size
+            self._update(*arrays, scratch[0, :n], scratch[1, :n], decay)
 
-    def _update(self, *arrays: np.ndarray) -> None:
+    def _update(self, *arrays) -> None:
+        """Update one chunk: ``(w, g, *slots, s, t, decay)``; ``s``, ``t`` are scratch."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -120,20 +121,31 @@ class Optimizer:
             raise ValueError(f"optimizer state has slots {sorted(self.state)}, expected {list(self.slots)}")
 
     @staticmethod
-    def _add_l2(w: np.ndarray, g: np.ndarray, s: np.ndarray, decay: float) -> None:
-        """``g += decay * w`` (the gradient of ``0.5 * decay * ||w||**2``) without a temporary."""
+    def _scaled_grad(w, g, s, decay: float, scale: float) -> np.ndarray:
+        """``s = scale * (g + decay * w)``: the step direction, L2 term included, in scratch."""
         if decay:
             np.multiply(w, decay, out=s)
-            g += s
+            s += g
+            s *= scale
+        else:
+            np.multiply(g, scale, out=s)
+        return s
+
+    @staticmethod
+    def _l2_grad(w, g, s, decay: float) -> np.ndarray:
+        """``g + decay * w`` (in scratch ``s``), or ``g`` itself when there is no decay."""
+        if not decay:
+            return g
+        np.multiply(w, decay, out=s)
+        s += g
+        return s
 
 
 class SGD(Optimizer):
     """Plain stochastic gradient descent: ``w -= lr * (g + wd * w)``."""
 
-    def _update(self, w, g, s, decay):
-        self._add_l2(w, g, s, decay)
-        g *= -self.learning_rate
-        w += g
+    def _update(self, w, g, s, t, decay):
+        w += self._scaled_grad(w, g, s, decay, -self.learning_rate)
 
 
 class Momentum(Optimizer):
@@ -149,11 +161,10 @@ class Momentum(Optimizer):
         super().__init__(learning_rate, weight_decay)
         self.momentum = momentum
 
-    def _update(self, w, g, v, s, decay):
-        self._add_l2(w, g, s, decay)
-        g *= -self.learning_rate
+    def _update(self, w, g, v, s, t, decay):
+        step = self._scaled_grad(w, g, s, decay, -self.learning_rate)
         v *= self.momentum
-        v += g
+        v += step
         w += v
 
 
@@ -164,14 +175,13 @@ class Nesterov(Momentum):
     and, for a constant learning rate, to ``torch.optim.SGD(momentum=mu, nesterov=True)``).
     """
 
-    def _update(self, w, g, v, s, decay):
-        self._add_l2(w, g, s, decay)
-        g *= -self.learning_rate
+    def _update(self, w, g, v, s, t, decay):
+        step = self._scaled_grad(w, g, s, decay, -self.learning_rate)
         v *= self.momentum
-        v += g
-        w += g
-        np.multiply(v, self.momentum, out=s)
-        w += s
+        v += step
+        w += step
+        np.multiply(v, self.momentum, out=t)
+        w += t
 
 
 class RMSProp(Optimizer):
@@ -186,17 +196,17 @@ class RMSProp(Optimizer):
         self.decay = decay
         self.eps = eps
 
-    def _update(self, w, g, c, s, decay):
-        self._add_l2(w, g, s, decay)
+    def _update(self, w, g, c, s, t, decay):
+        g = self._l2_grad(w, g, s, decay)
         c *= self.decay
-        np.multiply(g, g, out=s)
-        s *= 1.0 - self.decay
-        c += s
-        np.sqrt(c, out=s)
-        s += self.eps
-        np.divide(g, s, out=s)
-        s *= -self.learning_rate
-        w += s
+        np.multiply(g, g, out=t)
+        t *= 1.0 - self.decay
+        c += t
+        np.sqrt(c, out=t)
+        t += self.eps
+        np.divide(g, t, out=t)
+        t *= -self.learning_rate
+        w += t
 
 
 class Adam(Optimizer):
@@ -223,26 +233,26 @@ class Adam(Optimizer):
         self.beta2 = beta2
         self.eps = eps
 
-    def _update(self, w, g, m, v, s, decay):
+    def _update(self, w, g, m, v, s, t, decay):
         if self.decoupled:
             if decay:
                 w *= 1.0 - self.learning_rate * decay
         else:
-            self._add_l2(w, g, s, decay)
-        t = self.step_count
+            g = self._l2_grad(w, g, s, decay)
+        step = self.step_count
         m *= self.beta1
-        np.multiply(g, 1.0 - self.beta1, out=s)
-        m += s
+        np.multiply(g, 1.0 - self.beta1, out=t)
+        m += t
         v *= self.beta2
-        np.multiply(g, g, out=s)
-        s *= 1.0 - self.beta2
-        v += s
-        np.sqrt(v, out=s)
-        s *= 1.0 / math.sqrt(1.0 - self.beta2**t)
-        s += self.eps
-        np.divide(m, s, out=s)
-        s *= -self.learning_rate / (1.0 - self.beta1**t)
-        w += s
+        np.multiply(g, g, out=t)
+        t *= 1.0 - self.beta2
+        v += t
+        np.sqrt(v, out=t)
+        t *= 1.0 / math.sqrt(1.0 - self.beta2**step)
+        t += self.eps
+        np.divide(m, t, out=t)
+        t *= -self.learning_rate / (1.0 - self.beta1**step)
+        w += t
 
 
 class AdamW(Adam):

@@ -182,3 +182,15 @@ def test_threaded_update_equals_serial_update(cls):
     for a, b in zip(*results):
         assert np.array_equal(a, b)
     assert not np.array_equal(results[0][0], params[0])
+
+
+@pytest.mark.parametrize("name", list(optim.OPTIMIZERS))
+def test_gradients_are_only_read(name):
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((4, 6))
+    g = rng.standard_normal((4, 6))
+    before = g.copy()
+    opt = optim.OPTIMIZERS[name](0.1, weight_decay=0.1)
+    opt.step([w], [g])
+    opt.step([w], [g])
+    np.testing.assert_array_equal(g, before)
