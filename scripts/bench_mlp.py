@@ -145,19 +145,27 @@ def main() -> None:
                 fp_times, pt_times = bench_pair(torch, X, y, hidden, args.batch, args.epochs)
                 t_fp, t_pt = statistics.median(fp_times[1:]), statistics.median(pt_times[1:])
                 gflop = 6 * n_params(hidden) * args.batch * steps / 1e9
-                rows.append((threads, name, t_fp, t_pt, gflop))
+                rows.append((threads, name, t_fp, t_pt, gflop, min(fp_times[1:]) / min(pt_times[1:])))
                 print(f"  threads={threads} {name:18s} featpipe {t_fp:7.3f} s/epoch  torch {t_pt:7.3f} s/epoch  "
-                      f"ratio {t_fp / t_pt:.3f}", flush=True)
+                      f"ratio {t_fp / t_pt:.3f}   (epochs: featpipe {_fmt(fp_times)}, torch {_fmt(pt_times)})",
+                      flush=True)
 
     print(f"load average after: {os.getloadavg()}")
     print()
     header = (f"{'threads':>7} {'architecture':18} {'featpipe s/ep':>13} {'torch s/ep':>10} {'fp img/s':>9} "
-              f"{'pt img/s':>9} {'fp GFLOP/s':>10} {'pt GFLOP/s':>10} {'fp GF/s/core':>12} {'ratio fp/pt':>11}")
+              f"{'pt img/s':>9} {'fp GFLOP/s':>10} {'pt GFLOP/s':>10} {'fp GF/s/core':>12} {'ratio fp/pt':>11} "
+              f"{'best/best':>9}")
     print(header)
-    for threads, name, t_fp, t_pt, gflop in rows:
+    for threads, name, t_fp, t_pt, gflop, best_ratio in rows:
         print(f"{threads:>7} {name:18} {t_fp:13.3f} {t_pt:10.3f} {args.samples / t_fp:9.0f} {args.samples / t_pt:9.0f} "
-              f"{gflop / t_fp:10.1f} {gflop / t_pt:10.1f} {gflop / t_fp / threads:12.1f} {t_fp / t_pt:11.3f}")
-    print("(GFLOP/s counted as 6 * params * batch per step; ratio < 1 means featpipe is faster)")
+              f"{gflop / t_fp:10.1f} {gflop / t_pt:10.1f} {gflop / t_fp / threads:12.1f} {t_fp / t_pt:11.3f} "
+              f"{best_ratio:9.3f}")
+    print("(times: median over the epochs after the first; GFLOP/s counted as 6 * params * batch per step;\n"
+          " ratio < 1 means featpipe is faster; best/best = fastest featpipe epoch / fastest PyTorch epoch)")
+
+
+def _fmt(times: list[float]) -> str:
+    return "[" + " ".join(f"{t:.3f}" for t in times) + "]"
 
 
 if __name__ == "__main__":
