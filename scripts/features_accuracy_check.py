@@ -34,6 +34,9 @@ def main() -> None:
     parser.add_argument("--normalize", default="block", choices=["block", "standard", "none"])
     parser.add_argument("--color", default="rgb", help="ColorHistogram space (8 bins per channel)")
     parser.add_argument("--transform-sqrt", action="store_true", help="HOG transform_sqrt=True")
+    parser.add_argument("--hog-cell", type=int, default=8, help="HOG pixels_per_cell (square)")
+    parser.add_argument("--color-grid", type=int, default=1, help="ColorHistogram grid")
+    parser.add_argument("--primal", action="store_true", help="LinearSVC(dual=False): faster here (n_samples >> D)")
     parser.add_argument("--cache-dir", default=os.environ.get("FEATPIPE_CACHE"))
     args = parser.parse_args()
 
@@ -43,21 +46,25 @@ def main() -> None:
     print(f"train {len(train.labels):,} / val {len(val.labels):,} images (stratified, seed 0)")
 
     concat = FeatureConcat(
-        extractors=[("hog", HOG(transform_sqrt=args.transform_sqrt)), ("color", ColorHistogram(space=args.color, bins=8))],
+        extractors=[
+            ("hog", HOG(transform_sqrt=args.transform_sqrt, pixels_per_cell=args.hog_cell)),
+            ("color", ColorHistogram(space=args.color, bins=8, grid=args.color_grid)),
+        ],
         normalize=args.normalize,
     )
     with threadpool_limits(1):
         start = time.perf_counter()
         train_features = concat.fit_transform(train.images)
         val_features = concat.transform(val.images)
-        print(f"features {concat.get_params(deep=False)['normalize']}-normalized, D={train_features.shape[1]} "
+        print(f"features {concat}")
+        print(f"{concat.get_params(deep=False)['normalize']}-normalized, D={train_features.shape[1]} "
               f"({concat.block_slices_}) in {time.perf_counter() - start:.1f} s")
         for c in args.C:
             start = time.perf_counter()
-            svm = LinearSVC(C=c, dual=True, max_iter=5000, random_state=0).fit(train_features, train.labels)
+            svm = LinearSVC(C=c, dual=not args.primal, max_iter=5000, random_state=0).fit(train_features, train.labels)
             accuracy = float((svm.predict(val_features) == val.labels).mean())
             train_accuracy = float((svm.predict(train_features) == train.labels).mean())
-            print(f"LinearSVC(C={c}, dual=True): val accuracy {accuracy:.4f}, train {train_accuracy:.4f} "
+            print(f"LinearSVC(C={c}, dual={not args.primal}): val accuracy {accuracy:.4f}, train {train_accuracy:.4f} "
                   f"({time.perf_counter() - start:.0f} s)")
 
 
