@@ -75,7 +75,10 @@ class DaskExecutor:
 
     def describe(self) -> str:
         n = len(self.client.scheduler_info().get("workers", {})) if self.client is not None else "?"
-        where = f"local Dask cluster ({self.local_workers} processes)" if self.local_workers else f"Dask at {self.scheduler}"
+        if self.local_workers:
+            where = f"local Dask cluster ({self.local_workers} processes)"
+        else:
+            where = f"Dask at {self.scheduler}"
         return f"{where}, {n} worker(s)"
 
     def __enter__(self) -> "DaskExecutor":
@@ -173,8 +176,8 @@ class DaskExecutor:
                         outcome = {"run_id": task.run_id, "status": "retrying", "attempt": task.attempt,
                                    "error": f"Dask worker lost ({exc}); retry {losses[task.run_id]} of {self.retries}"}
                     else:
-                        outcome = _record_infrastructure_failure(task, "WorkerLost",
-                                                                 f"its Dask worker died {losses[task.run_id]} time(s): {exc}")
+                        message = f"its Dask worker died {losses[task.run_id]} time(s): {exc}"
+                        outcome = _record_infrastructure_failure(task, "WorkerLost", message)
                 except Exception as exc:  # the task itself could not run (serialization, worker environment)
                     outcome = _record_infrastructure_failure(task, type(exc).__name__, str(exc))
                 if not on_outcome(outcome):

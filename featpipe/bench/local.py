@@ -161,7 +161,8 @@ class LocalExecutor:
         self._kept = False
 
     def describe(self) -> str:
-        return f"{self.jobs} local worker process{'es' if self.jobs > 1 else ''}, {self.blas_threads} BLAS thread(s) each"
+        processes = "process" if self.jobs == 1 else "processes"
+        return f"{self.jobs} local worker {processes}, {self.blas_threads} BLAS thread(s) each"
 
     def __enter__(self) -> "LocalExecutor":
         """Keep the workers (and what they imported) from one `run` to the next, until the block ends."""

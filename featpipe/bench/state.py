@@ -160,7 +160,8 @@ class OutputFolder:
             if others:
                 raise FeatpipeError(
                     f"output folder {self.path} is not empty and holds no batch manifest ({MANIFEST}); found "
-                    f"{', '.join(others[:3])}{' ...' if len(others) > 3 else ''}: give the batch a new or empty --out folder"
+                    f"{', '.join(others[:3])}{' ...' if len(others) > 3 else ''}: "
+                    "give the batch a new or empty --out folder"
                 )
         return None
 

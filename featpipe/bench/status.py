@@ -37,7 +37,8 @@ def batch_status(out_dir: str | Path) -> BatchStatus:
         raise FeatpipeError(f"{out.path} does not exist (expected a batch output folder, as given to --out)")
     manifest = out.read_manifest()
     if manifest is None:
-        raise FeatpipeError(f"{out.path} holds no batch ({out.manifest_path.name} is missing): not a batch output folder")
+        raise FeatpipeError(f"{out.path} holds no batch ({out.manifest_path.name} is missing): "
+                            "not a batch output folder")
     runs = []
     for entry in manifest["runs"]:
         runs.append((entry, out.run_state(entry["run_id"], entry.get("config_digest"))))
