@@ -130,20 +130,25 @@ def best_per_pipeline(rows: list[dict]) -> list[dict]:
 
 
 def format_summary(rows: list[dict], swept_keys: list[str]) -> str:
-    """A side-by-side table of the best run per pipeline family, for the terminal."""
+    """A side-by-side table of the best run per pipeline family (and how many finished), for the terminal."""
     best = best_per_pipeline(rows)
     if not best:
         return "no finished runs yet"
+    finished: dict[str, int] = {}
+    for row in rows:
+        if row.get("status") == "done" and row.get("val_accuracy") is not None:
+            finished[row["pipeline"]] = finished.get(row["pipeline"], 0) + 1
     with_test = any(row.get("test_accuracy") is not None for row in best)
-    header = ["pipeline", "val acc", "train acc", *(["test acc"] if with_test else []), "dims",
-              "train s", "predict img/s", "model", "settings", "run"]
+    header = ["pipeline", "runs", "val acc", "train acc", *(["test acc"] if with_test else []), "dims",
+              "train s", "predict img/s", "model", "settings", "best run"]
     lines = []
     for row in best:
         settings = [f"{key}={_value(row.get(key))}" for key in swept_keys if row.get(key) is not None]
         if row.get("selected"):
             settings.append(str(row["selected"]))
         lines.append([
-            row["pipeline"], _percent(row.get("val_accuracy")), _percent(row.get("train_accuracy")),
+            row["pipeline"], finished[row["pipeline"]], _percent(row.get("val_accuracy")),
+            _percent(row.get("train_accuracy")),
             *([_percent(row.get("test_accuracy"))] if with_test else []),
             _integer(row.get("feature_dim")), _seconds(row.get("train_s")),
             _integer(row.get("predict_images_per_s")), _size(row.get("model_bytes")),
