@@ -32,7 +32,7 @@ PRESETS = {
                  schedule="cosine", epochs=20, augment_flip=True),
     "wide": dict(hidden_sizes=(1024,), optimizer="momentum", learning_rate=0.01, weight_decay=1e-3,
                  schedule="cosine", epochs=20, augment_flip=True),
-    "deep": dict(hidden_sizes=(1024, 1024), optimizer="momentum", learning_rate=0.01, weight_decay=5e-4,
+    "deep": dict(hidden_sizes=(1024, 1024), optimizer="momentum", learning_rate=0.03, weight_decay=5e-4,
                  schedule="cosine", epochs=15, augment_flip=True, augment_crop=2),
 }
 
