@@ -1,6 +1,7 @@
 """Batches on local worker processes: results, resumption, isolation of failures and lost workers."""
 
 import json
+from pathlib import Path
 import os
 import signal
 import subprocess
@@ -114,6 +115,14 @@ def _start_cli(batch, out) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _children(pid: int) -> list[int]:
+    """Process IDs of `pid`'s children (Linux /proc), empty if none or unknown."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def _interrupt_after(process: subprocess.Popen, out, n_done: int, how: signal.Signals) -> tuple[str, str]:
     try:
         _wait_for(lambda: _done_count(out) >= n_done or process.poll() is not None, 120, f"{n_done} finished run(s)")
@@ -140,12 +149,17 @@ def test_interrupted_batch_resumes_with_only_the_missing_runs(sweep_batch, tmp_p
     after_sigint = _done_count(out)
     assert 1 <= after_sigint < len(plan.runs), "the interruption came too late to test resuming"
 
-    # A killed parent cannot clean up: its lock is left behind (and taken over below), its worker leaves.
+    # A killed parent cannot clean up: its lock is left behind (and taken over below), its worker
+    # leaves after finishing the run it holds; wait for that, or it could finish a run mid-resume.
     process = _start_cli(sweep_batch, out)
+    workers = []
+    _wait_for(lambda: bool(workers.extend(_children(process.pid)) or workers) or process.poll() is not None,
+              120, "the batch's worker process")
     _interrupt_after(process, out, after_sigint + 1, signal.SIGKILL)
     assert process.returncode == -signal.SIGKILL and (out / ".state" / "lock.json").exists()
-    finished_before = {row["run_id"] for row in json.loads((out / "results.json").read_text())["runs"]
-                       if row["status"] == "done"}
+    _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 120, "the orphaned worker to leave")
+    # results.json may lag by the run whose folder landed just before the kill: read the folders
+    finished_before = {entry["run_id"] for entry, state in batch_status(out).runs if state.status == "done"}
     assert len(finished_before) < len(plan.runs), "the interruption came too late to test resuming"
 
     resumed = run_batch(plan, out, executor=shared_executor, progress=False)
