@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +16,12 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from . import atomic, model_io, pipeline, plots, provenance
+from . import atomic, model_io, pipeline, provenance
 from .config import Config, dump_yaml
 from .data import Dataset, load_source, stratified_split, subset
 from .data.cache import cache_root
 from .errors import ConfigError, DataError
+from .features._images import show_progress
 from .features.cache import FeatureCache, fit_transform_cached
 from .metrics import classification_scores
 
@@ -111,15 +113,8 @@ def run_experiment(
         splits = load_splits(config, progress)
     named = splits.named()
 
-    cache = None
-    if config.output.feature_cache:
-        cache = FeatureCache(cache_root(config.data.cache_dir) / "feature-cache")
-    extractor = pipeline.build_features(config.features, config.seed)
     with timer("features"):
-        extractor, features, feature_times, cache_hits = fit_transform_cached(
-            extractor, splits.train.images, splits.train.fingerprint(),
-            {name: (ds.images, ds.fingerprint()) for name, ds in named.items()}, cache, config.seed,
-        )
+        extractor, features, feature_times, cache_hits = _compute_features(config, splits, progress)
     n_features = int(features["train"].shape[1])
 
     checkpoints = checkpoint_dir_for(config, run_dir.parent)
@@ -166,10 +161,25 @@ def run_experiment(
     }
     _write_run(run_dir, config, model, metrics, classifier, splits)
     if checkpoints.exists():
-        import shutil
-
         shutil.rmtree(checkpoints, ignore_errors=True)
     return RunResult(run_dir=run_dir, metrics=metrics)
+
+
+def _compute_features(config: Config, splits: Splits, progress: bool):
+    """Fit the configured extractors on the training split and transform every split, via the cache."""
+    cache = None
+    if config.output.feature_cache:
+        cache = FeatureCache(cache_root(config.data.cache_dir) / "feature-cache")
+    extractor = pipeline.build_features(config.features, config.seed)
+    named = splits.named()
+    token = show_progress.set(None if progress else False)
+    try:
+        return fit_transform_cached(
+            extractor, splits.train.images, splits.train.fingerprint(),
+            {name: (ds.images, ds.fingerprint()) for name, ds in named.items()}, cache, config.seed,
+        )
+    finally:
+        show_progress.reset(token)
 
 
 def _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress):
@@ -224,6 +234,8 @@ def _write_run(run_dir: Path, config: Config, model, metrics: dict, classifier, 
 
 
 def _plots(folder: Path, config: Config, metrics: dict, classifier, splits: Splits, history) -> None:
+    from . import plots  # matplotlib costs about a second at import: only runs that plot pay it
+
     split = "test" if "test" in metrics["scores"] else "val"
     score = metrics["scores"][split]
     plots.confusion_matrix(score["confusion"], metrics["data"]["class_names"], folder / "confusion.png",

@@ -7,6 +7,8 @@ chunks of images so that memory stays bounded whatever N is. The checks here rai
 
 from __future__ import annotations
 
+import contextvars
+
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -109,9 +111,15 @@ def check_number(owner: str, name: str, value: Any, minimum: float, *, strict: b
     return float(value)
 
 
+#: False silences extraction progress bars (e.g. `featpipe run -q`); None shows them on a terminal.
+#: A context variable rather than an estimator setting, so it changes no cache key.
+show_progress: contextvars.ContextVar[bool | None] = contextvars.ContextVar("show_progress", default=None)
+
+
 def chunk_starts(n_images: int, chunk_size: int, desc: str) -> Iterator[tuple[int, int]]:
     """Yield (start, stop) ranges of at most `chunk_size` images; shows a progress bar on a terminal."""
     starts = range(0, n_images, chunk_size)
-    bar = tqdm(starts, desc=desc, unit="chunk", leave=False, disable=None if len(starts) > 20 else True)
+    quiet = len(starts) <= 20 or show_progress.get() is False
+    bar = tqdm(starts, desc=desc, unit="chunk", leave=False, disable=True if quiet else None)
     for start in bar:
         yield start, min(start + chunk_size, n_images)
