@@ -25,6 +25,7 @@ arrays and numbers, for checkpoints, and restored by `load_state_dict`.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -314,6 +315,16 @@ class Schedule:
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+
+
+def _forget_pools_after_fork() -> None:
+    # A forked child inherits the pool objects but not their threads: tasks would never run.
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:

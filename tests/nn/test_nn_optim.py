@@ -194,3 +194,26 @@ def test_gradients_are_only_read(name):
     opt.step([w], [g])
     opt.step([w], [g])
     np.testing.assert_array_equal(g, before)
+
+
+def test_threaded_update_works_in_a_forked_child():
+    """A pool created before fork() has no threads in the child; the child must make its own."""
+    import multiprocessing
+
+    opt = optim.Momentum(0.1)
+    opt.n_threads = 2
+    shape = (8, optim.CHUNK)
+    opt.step([np.zeros(shape, np.float32)], [np.ones(shape, np.float32)])  # parent creates the pool
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        result = pool.apply_async(_threaded_step_in_child).get(timeout=60)
+    assert result == pytest.approx(-0.1)
+
+
+def _threaded_step_in_child() -> float:
+    opt = optim.Momentum(0.1)
+    opt.n_threads = 2
+    shape = (8, optim.CHUNK)
+    w = np.zeros(shape, np.float32)
+    opt.step([w], [np.ones(shape, np.float32)])
+    return float(w.mean())
