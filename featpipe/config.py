@@ -264,6 +264,14 @@ def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Confi
 
 def parse_config(text: str, source: str = "<config>", overrides: Sequence[str] = ()) -> Config:
     """Validate YAML `text` (named `source` in errors) with `overrides` applied."""
+    data = read_yaml_mapping(text, source, "config")
+    for override in overrides:
+        apply_override(data, override)
+    return validate(data, source)
+
+
+def read_yaml_mapping(text: str, source: str, what: str) -> dict:
+    """Parse YAML `text` that must hold a mapping (empty text gives {}); errors name the line."""
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
@@ -273,12 +281,10 @@ def parse_config(text: str, source: str = "<config>", overrides: Sequence[str] =
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: YAML error: {exc}") from None
     if data is None:
-        data = {}
+        return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of config keys at the top level, got {type(data).__name__}")
-    for override in overrides:
-        apply_override(data, override)
-    return validate(data, source)
+        raise ConfigError(f"{source}: expected a mapping at the top level of the {what}, got {type(data).__name__}")
+    return data
 
 
 def validate(data: dict, source: str = "<config>") -> Config:

@@ -33,9 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from featpipe.config import Config, apply_override, validate
+from featpipe.config import Config, apply_override, read_yaml_mapping, validate
 from featpipe.errors import ConfigError
 
 from .identity import data_identity, resolve_data_paths, run_id
@@ -60,7 +59,7 @@ class PlannedRun:
 
     def describe_swept(self) -> str:
         """``svm.C=0.1 features.hog.pixels_per_cell=4``, or '' for a run without sweeps."""
-        return " ".join(f"{key}={_short(value)}" for key, value in self.swept.items())
+        return " ".join(f"{key}={format_value(value)}" for key, value in self.swept.items())
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def load_batch(path: str | Path) -> BatchPlan:
 def parse_batch(text: str, path: str | Path) -> BatchPlan:
     """Expand batch YAML `text`; `path` names it in errors and anchors its relative config paths."""
     path = Path(path)
-    spec = _read_mapping(text, str(path), "batch file")
+    spec = read_yaml_mapping(text, str(path), "batch file")
     unknown = [key for key in spec if key not in _BATCH_KEYS]
     if unknown:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r} in batch file; valid keys: {', '.join(_BATCH_KEYS)}")
@@ -185,7 +184,7 @@ def _expand_entry(entry, data, common, label, batch_path, entry_names, memo) -> 
         for key, value in swept.items():
             _set_key(run_data, key, value, label)
         resolve_data_paths(run_data)
-        origin = f"{label}" + (f" [{' '.join(f'{k}={_short(v)}' for k, v in swept.items())}]" if swept else "")
+        origin = f"{label}" + (f" [{' '.join(f'{k}={format_value(v)}' for k, v in swept.items())}]" if swept else "")
         config = validate(run_data, origin)
         runs.append(PlannedRun(run_id(config, data_identity(config, memo)), config, swept, origin))
     return runs
@@ -251,23 +250,7 @@ def _read_config_file(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config ({exc})") from None
-    return _read_mapping(text, str(path), "config")
-
-
-def _read_mapping(text: str, source: str, what: str) -> dict:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{source}: YAML syntax error{where}: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: YAML error: {exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level of the {what}, got {type(data).__name__}")
-    return data
+    return read_yaml_mapping(text, str(path), "config")
 
 
 def _mapping(value: Any, where: str) -> dict:
@@ -291,10 +274,10 @@ def _check_name(name: Any, where: str) -> None:
         raise ConfigError(f"{where}: expected a name of {_NAME_CHARS}, at most 100 characters; got {name!r}")
 
 
-def _short(value: Any) -> str:
-    """A compact rendering of a swept value for plan lines and table cells."""
+def format_value(value: Any) -> str:
+    """A compact rendering of a swept value for plan lines and table cells: lists as [a,b], no spaces."""
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_short(v) for v in value) + "]"
+        return "[" + ",".join(format_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ",".join(f"{k}:{_short(v)}" for k, v in value.items()) + "}"
+        return "{" + ",".join(f"{k}:{format_value(v)}" for k, v in value.items()) + "}"
     return str(value)

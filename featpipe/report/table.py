@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from ..bench.plan import format_value
 from .collect import RunRecord
 
 FAMILY_SVM = "features + SVM"
@@ -122,7 +123,7 @@ def build_row(run: RunRecord, root=None) -> dict:
         "train_seconds": _number(timings.get("train")),
         "images_per_s": _number(metrics.get("predict_images_per_s")),
         "model_bytes": _number(metrics.get("model_bytes")) if metrics.get("model_bytes") is not None else _model_bytes(run),
-        "swept": " ".join(f"{key}={_short(value)}" for key, value in run.swept.items()) or None,
+        "swept": " ".join(f"{key}={format_value(value)}" for key, value in run.swept.items()) or None,
         "selected": _selected_text(metrics.get("selection"), run.history),
         "path": run.relative_to(root) if root is not None else str(run.path),
         "error": run.error,
@@ -207,15 +208,6 @@ def _number(value: Any) -> float | int | None:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _short(value: Any) -> str:
-    """A swept value as `featpipe bench` prints it: lists as [a,b], no spaces."""
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_short(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{k}:{_short(v)}" for k, v in value.items()) + "}"
-    return str(value)
 
 
 def _model_bytes(run: RunRecord) -> int | None:
