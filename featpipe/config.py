@@ -251,15 +251,19 @@ def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Confi
     ------
     ConfigError naming the file, the key path, the value and what is allowed.
     """
+    return parse_config(read_text_file(path, "config"), source=str(path), overrides=overrides)
+
+
+def read_text_file(path: str | os.PathLike, what: str) -> str:
+    """The UTF-8 text of a config or batch file, or a ConfigError saying why it cannot be read."""
     path = Path(path)
     if not path.is_file():
         hint = " (it is a directory)" if path.is_dir() else ""
-        raise ConfigError(f"config file not found: {path}{hint}")
+        raise ConfigError(f"{what} file not found: {path}{hint}")
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from None
-    return parse_config(text, source=str(path), overrides=overrides)
+        raise ConfigError(f"{path}: cannot read {what} file ({exc})") from None
 
 
 def parse_config(text: str, source: str = "<config>", overrides: Sequence[str] = ()) -> Config:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 
-from featpipe.config import Config, apply_override, read_yaml_mapping, validate
+from featpipe.config import Config, apply_override, read_text_file, read_yaml_mapping, validate
 from featpipe.errors import ConfigError
 
 from .identity import data_identity, resolve_data_paths, run_id
@@ -89,14 +89,7 @@ def load_batch(path: str | Path) -> BatchPlan:
     the key at fault.
     """
     path = Path(path)
-    if not path.is_file():
-        hint = " (it is a directory)" if path.is_dir() else ""
-        raise ConfigError(f"batch file not found: {path}{hint}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read batch file ({exc})") from None
-    return parse_batch(text, path)
+    return parse_batch(read_text_file(path, "batch"), path)
 
 
 def parse_batch(text: str, path: str | Path) -> BatchPlan:
@@ -243,14 +236,7 @@ def _merge(base: dict, over: dict, top: bool = True) -> dict:
 
 
 def _read_config_file(path: Path) -> dict:
-    if not path.is_file():
-        hint = " (it is a directory)" if path.is_dir() else ""
-        raise ConfigError(f"config file not found: {path}{hint}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from None
-    return read_yaml_mapping(text, str(path), "config")
+    return read_yaml_mapping(read_text_file(path, "config"), str(path), "config")
 
 
 def _mapping(value: Any, where: str) -> dict:
