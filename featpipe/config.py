@@ -183,6 +183,7 @@ class MlpConfig(_Section):
     optimizer: Literal["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"] = "sgd"
     learning_rate: float = Field(0.01, gt=0)
     momentum: float = Field(0.9, ge=0, lt=1)
+    rmsprop_decay: float = Field(0.99, ge=0, lt=1, description="rmsprop: decay of the squared-gradient average")
     beta1: float = Field(0.9, ge=0, lt=1)
     beta2: float = Field(0.999, ge=0, lt=1)
     eps: float = Field(1e-8, gt=0)
