@@ -52,6 +52,11 @@ _RESUMABLE_CHANGES = frozenset({"epochs", "patience", "progress"})
 _PREDICT_ROWS = 2048
 
 
+#: A finite loss this many times the first batch's (or 1, if larger) counts as diverged: with
+#: softmax that is a margin of thousands between logits, which no learning rate recovers from.
+DIVERGENCE_FACTOR = 1000.0
+
+
 class MLPClassifier(ClassifierMixin, BaseEstimator):
     """Multi-layer perceptron classifier in NumPy, float32, with its own backward pass.
 
@@ -370,9 +375,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                     xb -= mean
                     xb *= inv_std
                 loss, scores = network.forward_backward(xb, yb, loss_fn, rng if self.dropout else None)
-                if not math.isfinite(loss):
+                if state.first_loss is None:
+                    state.first_loss = loss
+                if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(state.first_loss, 1.0):
                     raise TrainingError(
-                        f"training diverged at epoch {epoch + 1}, batch {b + 1}: the loss is {loss}; "
+                        f"training diverged at epoch {epoch + 1}, batch {b + 1}: the loss is {loss:.4g}"
+                        f" (it started at {state.first_loss:.4g}); "
                         f"try a smaller learning_rate (now {self.learning_rate})"
                     )
                 total_loss += loss * m
@@ -655,6 +663,7 @@ class _TrainingState:
         self.best_biases: list[np.ndarray] | None = None
         self.bad_epochs = 0
         self.stopped = False
+        self.first_loss: float | None = None  # this fit's first batch loss: the divergence yardstick
 
 
 def _normalized_scores(X, weights, biases, activation, mean, std) -> np.ndarray:

@@ -220,3 +220,13 @@ def test_fit_leaves_float32_input_untouched():
     before = X.copy()
     MLPClassifier(hidden_sizes=(4,), input_shape=(4, 4, 3), augment_crop=1, epochs=1, random_state=0).fit(X, y)
     np.testing.assert_array_equal(X, before)
+
+
+def test_finite_but_exploding_loss_counts_as_divergence():
+    # momentum SGD with a far too large step on unnormalized inputs: the loss grows by orders of
+    # magnitude while staying finite for a while; it must stop with a clear error, not run on
+    X, y = _xor(200)
+    mlp = MLPClassifier(hidden_sizes=(16,), optimizer="momentum", learning_rate=5.0, normalize="none",
+                        weight_decay=0.0, epochs=50, random_state=0)
+    with pytest.raises(TrainingError, match=r"diverged at epoch \d+, batch \d+: the loss is .* \(it started at"):
+        mlp.fit(X * 100, y)
