@@ -43,22 +43,22 @@ def test_values_keep_their_types():
     np.testing.assert_array_equal(decoded["a"], np.arange(3))
 
 
+def saved_with_edited_json(folder, model, edit):
+    """Save `model` in `folder`, then apply `edit` to its model.json document (a tampered file)."""
+    model_io.save(model, folder)
+    document = json.loads((folder / "model.json").read_text())
+    edit(document)
+    (folder / "model.json").write_text(json.dumps(document))
+
+
 def test_refuses_classes_outside_featpipe_and_allowlist(tmp_path, fitted):
-    model, _ = fitted
-    model_io.save(model, tmp_path)
-    document = json.loads((tmp_path / "model.json").read_text())
-    document["root"]["__estimator__"] = "os.system"
-    (tmp_path / "model.json").write_text(json.dumps(document))
+    saved_with_edited_json(tmp_path, fitted[0], lambda d: d["root"].update({"__estimator__": "os.system"}))
     with pytest.raises(ModelError, match="refusing to load class 'os.system'"):
         model_io.load(tmp_path)
 
 
 def test_refuses_private_attributes(tmp_path, fitted):
-    model, _ = fitted
-    model_io.save(model, tmp_path)
-    document = json.loads((tmp_path / "model.json").read_text())
-    document["root"]["learned"]["__class__"] = "x"
-    (tmp_path / "model.json").write_text(json.dumps(document))
+    saved_with_edited_json(tmp_path, fitted[0], lambda d: d["root"]["learned"].update({"__class__": "x"}))
     with pytest.raises(ModelError, match="not a learned attribute"):
         model_io.load(tmp_path)
 
