@@ -14,25 +14,14 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 
 from .errors import ConfigError
+from .features import EXTRACTORS
+from .settings import IntPair, Section, _is_type_tag
 
-IntPair = int | tuple[int, int]
-
-
-def _int_or_pair(value: Any) -> int | tuple[int, int]:
-    """Accept a positive integer or a pair of them; anything else is an error that says so."""
-    values = value if isinstance(value, (list, tuple)) else [value]
-    if len(values) in (1, 2) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
-        return values[0] if not isinstance(value, (list, tuple)) else tuple(values) * (2 // len(values))
-    raise ValueError("expected a positive integer or a pair [rows, columns] of them")
-
-
-class _Section(BaseModel):
-    """A config section: unknown keys are errors, values are frozen after validation."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Section(Section):
+    """A config section: unknown keys are errors, floats finite, values frozen after validation."""
 
 
 class DataConfig(_Section):
@@ -42,19 +31,11 @@ class DataConfig(_Section):
     root: Path | None = Field(None, description="folder source: a directory or .tar.gz; cifar10: where the official files are")
     cache_dir: Path | None = Field(None, description="cache folder (default: $FEATPIPE_CACHE or the user cache)")
     download: bool = Field(True, description="cifar10: download the official archive when it is missing")
-    image_size: tuple[int, int] | None = Field(None, description="resize every image to (height, width)")
+    image_size: IntPair | None = Field(None, description="resize every image to (height, width)")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="fraction of the training images held out for validation")
     n_train: int | None = Field(None, ge=2, description="use at most this many training images (stratified), before the validation split")
     per_class: int | None = Field(None, ge=2, description="use at most this many training images per class, before the split")
     use_test: bool = Field(False, description="also score the source's test split, when it has one")
-
-    @field_validator("image_size", mode="before")
-    @classmethod
-    def _size_pair(cls, value):
-        if value is None:
-            return None
-        pair = _int_or_pair(value)
-        return (pair, pair) if isinstance(pair, int) else pair
 
     @field_validator("root", "cache_dir")
     @classmethod
@@ -62,61 +43,12 @@ class DataConfig(_Section):
         return None if value is None else Path(os.path.expandvars(os.path.expanduser(str(value))))
 
 
-class RawConfig(_Section):
-    """Raw pixels scaled to [0, 1]: the baseline."""
+class _FeaturesSection(_Section):
+    """Which extractors to run; their outputs are concatenated in the registry's order.
 
-
-class ColorConfig(_Section):
-    """Color histogram: throws away where colors are, keeps which colors there are."""
-
-    space: Literal["rgb", "hsv", "hue", "hue_saturation", "gray"] = "hsv"
-    bins: int = Field(8, ge=2, le=256)
-    grid: int = Field(1, ge=1, le=16)
-    normalize: Literal["l1", "l2", "none"] = "l1"
-
-
-class HogConfig(_Section):
-    """Histogram of oriented gradients (Dalal and Triggs 2005), skimage's parameters."""
-
-    orientations: int = Field(9, ge=2, le=180)
-    pixels_per_cell: IntPair = 8
-    cells_per_block: IntPair = 2
-    block_norm: Literal["L1", "L1-sqrt", "L2", "L2-Hys"] = "L2-Hys"
-    transform_sqrt: bool = False
-    signed: bool = False
-
-    @field_validator("pixels_per_cell", "cells_per_block", mode="before")
-    @classmethod
-    def _int_or_pair(cls, value):
-        return _int_or_pair(value)
-
-
-class BovwConfig(_Section):
-    """Bag of visual words over a k-means codebook of normalized, whitened patches."""
-
-    n_words: int = Field(400, ge=2)
-    patch_size: int | list[int] = 6
-    n_patches: int = Field(100_000, ge=2)
-    stride: int = Field(1, ge=1)
-    whiten: bool = True
-    whiten_eps: float = Field(0.1, gt=0)
-    normalize_eps: float = Field(10.0, ge=0)
-    encoding: Literal["triangle", "hard"] = "triangle"
-    pooling: Literal["global", "quadrants", "pyramid"] = "quadrants"
-    kmeans: Literal["minibatch", "full"] = "minibatch"
-    kmeans_iter: int = Field(50, ge=1)
-
-
-class FeaturesConfig(_Section):
-    """Which extractors to run; their outputs are concatenated in this order."""
-
-    raw: RawConfig | None = None
-    color: ColorConfig | None = None
-    hog: HogConfig | None = None
-    bovw: BovwConfig | None = None
-    normalize: Literal["block", "standard", "none"] = Field(
-        "block", description="block: standardize, then weigh each extractor's block equally"
-    )
+    The fields, one optional subsection per registered extractor plus `normalize`, are added by
+    `create_model` below from `featpipe.features.EXTRACTORS`.
+    """
 
     @model_validator(mode="before")
     @classmethod
@@ -129,16 +61,26 @@ class FeaturesConfig(_Section):
     @model_validator(mode="after")
     def _at_least_one(self):
         if not self.extractors():
-            raise ValueError("no extractor chosen: set at least one of raw, color, hog, bovw")
+            raise ValueError(f"no extractor chosen: set at least one of {', '.join(EXTRACTORS)}")
         return self
 
-    def extractors(self) -> dict[str, _Section]:
+    def extractors(self) -> dict[str, Section]:
         """The chosen extractors by kind, in concatenation order."""
-        return {k: getattr(self, k) for k in ("raw", "color", "hog", "bovw") if getattr(self, k) is not None}
+        return {k: getattr(self, k) for k in EXTRACTORS if getattr(self, k) is not None}
+
+
+FeaturesConfig = create_model(
+    "FeaturesConfig",
+    __base__=_FeaturesSection,
+    __doc__=_FeaturesSection.__doc__,
+    **{kind: (cls.Settings | None, None) for kind, cls in EXTRACTORS.items()},
+    normalize=(Literal["block", "standard", "none"],
+               Field("block", description="block: standardize, then weigh each extractor's block equally")),
+)
 
 
 def _default_features() -> FeaturesConfig:
-    return FeaturesConfig(raw=RawConfig())
+    return FeaturesConfig(raw={})
 
 
 class SvmConfig(_Section):
@@ -367,7 +309,7 @@ def _suggest(name: str, valid: Any) -> str:
 
 
 def _describe(error: dict) -> str:
-    loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
+    loc = [str(part) for part in error["loc"] if not _is_type_tag(part)]
     path = ".".join(loc) or "(top level)"
     if error["type"] == "extra_forbidden":
         fields = _section_fields(loc[:-1]) or {}
@@ -376,12 +318,6 @@ def _describe(error: dict) -> str:
     if error["type"] == "missing":
         return f"{path}: required key is missing"
     return f"{path}: {message} (got {error.get('input')!r})"
-
-
-def _is_union_tag(part: Any) -> bool:
-    # pydantic adds the member type to the location of union errors, e.g. "int" or "tuple[int, int]"
-    return isinstance(part, str) and (part in {"int", "float", "str", "bool", "list", "tuple"} or "[" in part
-                                      or part.endswith("Config"))
 
 
 def dump_yaml(config: Config) -> str:

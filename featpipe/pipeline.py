@@ -10,22 +10,20 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from .config import Config, FeaturesConfig, SvmConfig
-from .features import FeatureConcat, make_extractor
+from .features import EXTRACTORS, FeatureConcat, is_seeded, make_extractor
 
 #: Above this many feature dimensions, solver "auto" trains the SVM in mini-batches: liblinear
 #: took many minutes on CIFAR-10's 3,072 raw pixels, and scikit-learn's SGDClassifier about
 #: 10-25 s per epoch there, where a mini-batch epoch of BLAS products takes about a second.
 MINIBATCH_ABOVE_DIMENSIONS = 2048
 
-_SEEDED_EXTRACTORS = {"bovw"}
-
 
 def build_features(features: FeaturesConfig, seed: int) -> FeatureConcat:
     """The concatenation of the configured extractors, each seeded from the run's seed."""
     extractors = []
     for kind, settings in features.extractors().items():
-        kwargs = settings.model_dump()
-        if kind in _SEEDED_EXTRACTORS:
+        kwargs = dict(settings)
+        if is_seeded(EXTRACTORS[kind]):
             kwargs["random_state"] = seed
         extractors.append((kind, make_extractor(kind, **kwargs)))
     return FeatureConcat(extractors=extractors, normalize=features.normalize)

@@ -1,7 +1,9 @@
 """Hand-designed image features as scikit-learn transformers: uint8 images in, float32 features out.
 
-`EXTRACTORS` maps the config names to the classes; `make_extractor("hog", orientations=9)` builds
-one from config settings (the settings are the classes' keyword arguments).
+`EXTRACTORS` is the registry: config names to classes, in the order their outputs are
+concatenated. A config's `features:` section is built from it (each class's `Settings` schema is
+its subsection), so adding an extractor is one module plus one line here.
+`make_extractor("hog", orientations=9)` builds one from config settings.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ EXTRACTORS: dict[str, type] = {
     "hog": HOG,
     "bovw": BagOfVisualWords,
 }
+
+
+def is_seeded(cls: type) -> bool:
+    """Whether an extractor class draws random numbers (it then takes a `random_state`)."""
+    return "random_state" in inspect.signature(cls).parameters
 
 
 def make_extractor(kind: str, **settings: Any) -> Any:
@@ -49,5 +56,6 @@ __all__ = [
     "codebook_images",
     "hog_features",
     "hog_glyph",
+    "is_seeded",
     "make_extractor",
 ]

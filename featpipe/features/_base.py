@@ -1,7 +1,10 @@
 """The scikit-learn plumbing every image feature extractor shares.
 
-Subclasses store their keyword settings unchanged in `__init__` and implement three hooks:
-`_check_settings(images)` (validate settings against the fit images, raise InputError),
+Subclasses store their keyword settings unchanged in `__init__`, declare the ones a config can set
+as a `Settings` schema (featpipe.settings.Section: defaults, ranges and choices in one place, checked
+in `fit` and by the config reader alike) and implement three hooks:
+`_check_settings(images)` (checks that need the fit images or runtime-only settings such as
+`chunk_size`; raise InputError),
 `_fit_images(images)` (learn state into attributes ending in `_`: arrays, numbers, strings and
 tuples/lists of those only, so `featpipe.model_io` can save them without pickle) and
 `_transform_images(images) -> float32 (N, D)`.
@@ -15,6 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..settings import Section, settings_of, validate_settings
 from ._images import as_image_batch, check_same_shape
 
 
@@ -25,9 +29,13 @@ class ImageFeatureExtractor(TransformerMixin, BaseEstimator):
     #: (featpipe.features.cache keys on it, so stale cached features are not reused).
     CODE_VERSION = 1
 
+    #: The settings a config may give this extractor (a subclass declares its own schema).
+    Settings: type[Section] = Section
+
     def fit(self, X: Any, y: Any = None) -> "ImageFeatureExtractor":
         """Validate the settings against the images `X` and learn what the extractor needs."""
         images = as_image_batch(X, self._owner())
+        self.settings()
         self._check_settings(images)
         self._fit_images(images)
         self.image_shape_ = tuple(int(s) for s in images.shape[1:])
@@ -41,6 +49,10 @@ class ImageFeatureExtractor(TransformerMixin, BaseEstimator):
         check_same_shape(images, self.image_shape_, self._owner())
         features = self._transform_images(images)
         return np.asarray(features, dtype=np.float32)
+
+    def settings(self) -> Section:
+        """This extractor's declared settings, validated (InputError naming the setting if not)."""
+        return validate_settings(self.Settings, settings_of(self), self._owner())
 
     def _owner(self) -> str:
         return type(self).__name__

@@ -15,18 +15,44 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from pydantic import Field, StrictBool, field_validator
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError
+from ..settings import Float, Int, Section, choice
 from ._base import ImageFeatureExtractor
-from ._images import check_choice, check_int, check_min_size, check_number, chunk_starts
+from ._images import check_int, check_min_size, chunk_starts
 
 ENCODINGS = ("hard", "triangle")
 POOLINGS = ("global", "quadrants", "pyramid")
 KMEANS = ("full", "minibatch")
 _REGIONS = {"global": 1, "quadrants": 4, "pyramid": 5}
 _ROWS_PER_BLOCK = 16384  # patches encoded per matrix product; bounds the distance matrix to ~26 MB at K=400
+
+
+class BovwSettings(Section):
+    """Bag of visual words over a k-means codebook of normalized, whitened patches."""
+
+    n_words: Int = Field(400, ge=2, description="codebook size K per patch size")
+    patch_size: Int | list[Int] = Field(6, description="square patch side; a list learns one codebook per size")
+    n_patches: Int = Field(100_000, ge=2, description="random training patches per patch size")
+    stride: Int = Field(1, ge=1, description="step between dense patches when encoding")
+    whiten: StrictBool = True
+    whiten_eps: Float = Field(0.1, gt=0, description="added to the covariance eigenvalues before whitening")
+    normalize_eps: Float = Field(10.0, gt=0, description="added to each patch's variance (0..255 scale)")
+    encoding: choice(ENCODINGS) = "triangle"
+    pooling: choice(POOLINGS) = "quadrants"
+    kmeans: choice(KMEANS) = "minibatch"
+    kmeans_iter: Int = Field(50, ge=1)
+
+    @field_validator("patch_size")
+    @classmethod
+    def _positive_sizes(cls, value):
+        sizes = value if isinstance(value, list) else [value]
+        if not sizes or min(sizes) < 1:
+            raise ValueError("expected a patch side >= 1 or a non-empty list of them")
+        return value
 
 
 class BagOfVisualWords(ImageFeatureExtractor):
@@ -69,6 +95,7 @@ class BagOfVisualWords(ImageFeatureExtractor):
     """
 
     CODE_VERSION = 1
+    Settings = BovwSettings
 
     def __init__(self, *, n_words: int = 400, patch_size: Any = 6, n_patches: int = 100_000, stride: int = 1,
                  whiten: bool = True, whiten_eps: float = 0.1, normalize_eps: float = 10.0,
@@ -98,16 +125,7 @@ class BagOfVisualWords(ImageFeatureExtractor):
 
     def _check_settings(self, images: np.ndarray) -> None:
         owner = self._owner()
-        n_words = check_int(owner, "n_words", self.n_words, 1)
-        n_patches = check_int(owner, "n_patches", self.n_patches, 1)
-        check_int(owner, "stride", self.stride, 1)
-        check_choice(owner, "whiten", self.whiten, (False, True))
-        check_number(owner, "whiten_eps", self.whiten_eps, 0.0, strict=True)
-        check_number(owner, "normalize_eps", self.normalize_eps, 0.0, strict=True)
-        check_choice(owner, "encoding", self.encoding, ENCODINGS)
-        check_choice(owner, "pooling", self.pooling, POOLINGS)
-        check_choice(owner, "kmeans", self.kmeans, KMEANS)
-        check_int(owner, "kmeans_iter", self.kmeans_iter, 1)
+        n_words, n_patches = self.n_words, self.n_patches
         check_int(owner, "chunk_size", self.chunk_size, 1)
         if self.random_state is not None:
             check_int(owner, "random_state", self.random_state, 0)

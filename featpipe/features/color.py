@@ -14,14 +14,26 @@ from typing import Any
 
 import numpy as np
 
+from pydantic import Field
+
 from ..errors import InputError
+from ..settings import Int, Section, choice
 from ._base import ImageFeatureExtractor
-from ._images import check_choice, check_int, check_min_size, chunk_starts
+from ._images import check_int, check_min_size, chunk_starts
 
 SPACES = ("rgb", "hsv", "hue", "hue_saturation", "gray")
 NORMALIZATIONS = ("l1", "l2", "none")
 _CHANNELS_PER_SPACE = {"rgb": 3, "hsv": 3, "hue": 1, "hue_saturation": 2, "gray": 1}
 _GRAY_WEIGHTS = np.array([0.2125, 0.7154, 0.0721], dtype=np.float64)  # skimage.color.rgb2gray
+
+
+class ColorSettings(Section):
+    """Color histogram: throws away where colors are, keeps which colors there are."""
+
+    space: choice(SPACES) = "hsv"
+    bins: Int = Field(8, ge=1, le=256, description="bins per channel")
+    grid: Int = Field(1, ge=1, le=64, description="histogram each cell of a grid x grid layout")
+    normalize: choice(NORMALIZATIONS) = "l1"
 
 
 class ColorHistogram(ImageFeatureExtractor):
@@ -49,6 +61,7 @@ class ColorHistogram(ImageFeatureExtractor):
     """
 
     CODE_VERSION = 1
+    Settings = ColorSettings
 
     def __init__(self, *, space: str = "hsv", bins: int = 8, grid: int = 1, normalize: str = "l1",
                  chunk_size: int = 256) -> None:
@@ -60,12 +73,10 @@ class ColorHistogram(ImageFeatureExtractor):
 
     def _check_settings(self, images: np.ndarray) -> None:
         owner = self._owner()
-        check_choice(owner, "space", self.space, SPACES)
-        check_choice(owner, "normalize", self.normalize, NORMALIZATIONS)
-        bins = check_int(owner, "bins", self.bins, 1)
+        bins = self.bins
         if bins ** _CHANNELS_PER_SPACE[self.space] > 2**24:
             raise InputError(f"{owner}: bins={bins} with space={self.space!r} gives more than 2**24 histogram bins; use fewer bins")
-        grid = check_int(owner, "grid", self.grid, 1)
+        grid = self.grid
         check_int(owner, "chunk_size", self.chunk_size, 1)
         check_min_size(images, grid, grid, owner, f"grid={grid} (one pixel per grid cell at least)")
         n_channels = images.shape[3]

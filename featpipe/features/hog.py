@@ -25,13 +25,27 @@ from typing import Any
 
 import numpy as np
 
+from pydantic import Field, StrictBool
+
 from ..errors import InputError
+from ..settings import Int, IntPair, Section, choice
 from ._base import ImageFeatureExtractor
-from ._images import as_image_batch, check_choice, check_int, check_min_size, check_pair, chunk_starts
+from ._images import as_image_batch, check_int, check_min_size, check_pair, chunk_starts
 
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 _EPS = 1e-5  # skimage's block-normalization epsilon
 _LUT_SIDE = 511  # integer gradients lie in -255..255
+
+
+class HogSettings(Section):
+    """Histogram of oriented gradients (Dalal and Triggs 2005), skimage's parameters."""
+
+    orientations: Int = Field(9, ge=1, le=360, description="orientation bins over 0..180 degrees (0..360 if signed)")
+    pixels_per_cell: IntPair = Field((8, 8), description="cell size in pixels, (rows, cols) or one number")
+    cells_per_block: IntPair = Field((2, 2), description="block size in cells; blocks slide by one cell")
+    block_norm: choice(BLOCK_NORMS) = "L2-Hys"
+    transform_sqrt: StrictBool = Field(False, description="square root of pixel values before the gradients")
+    signed: StrictBool = Field(False, description="signed orientations over 0..360 degrees")
 
 
 class HOG(ImageFeatureExtractor):
@@ -60,6 +74,7 @@ class HOG(ImageFeatureExtractor):
     """
 
     CODE_VERSION = 1
+    Settings = HogSettings
 
     def __init__(
         self,
@@ -81,7 +96,7 @@ class HOG(ImageFeatureExtractor):
         self.chunk_size = chunk_size
 
     def _check_settings(self, images: np.ndarray) -> None:
-        _check_hog_settings(self._owner(), images, **self._hog_params())
+        _check_hog_size(self._owner(), images, **self._hog_params())
         check_int(self._owner(), "chunk_size", self.chunk_size, 1)
 
     def _hog_params(self) -> dict[str, Any]:
@@ -141,6 +156,7 @@ def hog_glyph(image: Any, **params: Any) -> np.ndarray:
         raise InputError(f"hog_glyph: image must be shaped (H, W) or (H, W, C), got shape {array.shape}")
     extractor = HOG(**params)
     batch = as_image_batch(array[np.newaxis], "hog_glyph")
+    extractor.settings()
     extractor._check_settings(batch)
     p = _normalized_params(**extractor._hog_params())
     hist = _cell_histograms(batch, p["orientations"], p["pixels_per_cell"], p["transform_sqrt"], p["signed"])[0]
@@ -150,14 +166,10 @@ def hog_glyph(image: Any, **params: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------- validation
 
 
-def _check_hog_settings(owner: str, images: np.ndarray, **params: Any) -> None:
-    params.pop("chunk_size", None)
-    check_int(owner, "orientations", params["orientations"], 1, 360)
+def _check_hog_size(owner: str, images: np.ndarray, **params: Any) -> None:
+    """The images must hold one HOG block (the settings themselves are checked by HogSettings)."""
     cell = check_pair(owner, "pixels_per_cell", params["pixels_per_cell"])
     block = check_pair(owner, "cells_per_block", params["cells_per_block"])
-    check_choice(owner, "block_norm", params["block_norm"], BLOCK_NORMS)
-    check_choice(owner, "transform_sqrt", params["transform_sqrt"], (False, True))
-    check_choice(owner, "signed", params["signed"], (False, True))
     why = (
         f"pixels_per_cell={_show_pair(params['pixels_per_cell'])} with "
         f"cells_per_block={_show_pair(params['cells_per_block'])} (one HOG block)"

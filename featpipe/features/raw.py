@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..settings import Section
 from ._base import ImageFeatureExtractor
+
+
+class RawSettings(Section):
+    """Raw pixels scaled to [0, 1]: the baseline (no settings)."""
 
 
 class RawPixels(ImageFeatureExtractor):
@@ -12,6 +17,8 @@ class RawPixels(ImageFeatureExtractor):
 
     Learned attributes: `image_shape_` (H, W, C) and `n_features_in_` = H * W * C.
     """
+
+    Settings = RawSettings
 
     def __init__(self) -> None:
         pass

@@ -24,7 +24,8 @@ runs:
     assert swept == [{"svm.C": c, "features.hog.pixels_per_cell": p} for c in (0.01, 0.1, 1) for p in (2, 4)]
     for run in plan.runs:
         assert run.config.svm.C == run.swept["svm.C"]
-        assert run.config.features.hog.pixels_per_cell == run.swept["features.hog.pixels_per_cell"]
+        cell = run.swept["features.hog.pixels_per_cell"]
+        assert run.config.features.hog.pixels_per_cell == (cell, cell)  # stored in canonical pair form
     assert plan.swept_keys() == ["svm.C", "features.hog.pixels_per_cell"]
     assert len({run.run_id for run in plan.runs}) == 6
 

@@ -132,7 +132,7 @@ def test_glyph_draws_lines_where_the_gradients_are():
         ({"orientations": 0}, np.zeros((2, 32, 32), np.uint8), r"orientations=0"),
         ({"pixels_per_cell": (8, 8, 8)}, np.zeros((2, 32, 32), np.uint8), r"pixels_per_cell=\(8, 8, 8\) must be an integer or a pair"),
         ({"chunk_size": 0}, np.zeros((2, 32, 32), np.uint8), r"chunk_size=0"),
-        ({"transform_sqrt": "yes"}, np.zeros((2, 32, 32), np.uint8), r"transform_sqrt='yes'.*False, True"),
+        ({"transform_sqrt": "yes"}, np.zeros((2, 32, 32), np.uint8), r"transform_sqrt='yes' must be true or false"),
     ],
 )
 def test_bad_input_is_rejected_clearly(params, images, match):
