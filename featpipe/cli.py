@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
 from .errors import FeatpipeError
@@ -28,6 +28,27 @@ def _fail(error: FeatpipeError) -> None:
     raise typer.Exit(error.exit_code)
 
 
+class _MlflowOptionCommand(TyperCommand):
+    """A command whose --mlflow option takes an optional value: bare `--mlflow` means MLflow's default store.
+
+    Click options take a value or none, not either; so a bare --mlflow (last, or followed by an
+    option or by a .yaml file, which no tracking URI is) is read as `--mlflow=` (empty: default).
+    """
+
+    def parse_args(self, ctx, args):
+        args = list(args)
+        for i, arg in enumerate(args):
+            following = args[i + 1] if i + 1 < len(args) else None
+            if arg == "--mlflow" and (following is None or following.startswith("-")
+                                      or following.endswith((".yaml", ".yml"))):
+                args[i] = "--mlflow="
+        return super().parse_args(ctx, args)
+
+
+MLFLOW_HELP = ("Also log the finished run(s) to MLflow: at URI, else $MLFLOW_TRACKING_URI, else MLflow's local "
+               "default (./mlflow.db). Needs the extra: pip install 'featpipe[mlflow]'.")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"featpipe {__version__}")
@@ -41,7 +62,7 @@ def main(
     """featpipe: compare hand-designed features with features an MLP learns."""
 
 
-@app.command()
+@app.command(cls=_MlflowOptionCommand)
 def run(
     config: Path = typer.Argument(..., help="YAML file describing one experiment."),
     set_: List[str] = typer.Option([], "--set", help="Override a config value: KEY.PATH=VALUE (repeatable)."),
@@ -49,6 +70,7 @@ def run(
     name: Optional[str] = typer.Option(None, "--name", help="Run folder name (default: NAME-TIMESTAMP)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted MLP training from its last checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    mlflow: Optional[str] = typer.Option(None, "--mlflow", metavar="[URI]", help=MLFLOW_HELP),
 ) -> None:
     """Run one experiment: load data, split, fit, evaluate, and write a run folder."""
     from .config import load_config
@@ -56,12 +78,27 @@ def run(
     from .summary import format_run
 
     try:
+        tracker = _open_tracker(mlflow)
         cfg = load_config(config, set_)
         run_name = name or f"{cfg.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         result = run_experiment(cfg, out / run_name, resume=resume, progress=not quiet, command=sys.argv)
     except FeatpipeError as error:
         _fail(error)
     typer.echo(format_run(result.metrics, result.run_dir))
+    if tracker is not None:
+        try:
+            typer.echo(f"{tracker.log_run(result.run_dir).describe()} at {tracker.uri}")
+        except FeatpipeError as error:
+            _fail(error)
+
+
+def _open_tracker(uri: Optional[str]):
+    """The MLflow tracker for --mlflow (None: not asked for); opened first, so a bad store fails before any run."""
+    if uri is None:
+        return None
+    from .tracking import MlflowTracker
+
+    return MlflowTracker(uri or None)
 
 
 @app.command()
@@ -171,7 +208,7 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 
-@bench_app.command("run")
+@bench_app.command("run", cls=_MlflowOptionCommand)
 def bench_run(
     batch: Path = typer.Argument(..., help="Batch file (YAML): a name, an optional base config, and entries."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder of the batch (default: runs/NAME)."),
@@ -183,16 +220,23 @@ def bench_run(
     dask_local: Optional[int] = typer.Option(None, "--dask-local", min=1, help="Run on a local Dask cluster of N worker processes."),
     retries: int = typer.Option(2, "--retries", min=0, help="Times a run is restarted after its worker died."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No line per finished run, no progress bar."),
+    mlflow: Optional[str] = typer.Option(None, "--mlflow", metavar="[URI]", help=MLFLOW_HELP),
 ) -> None:
     """Run a batch file: expand its sweeps, skip finished runs, run the rest, print the best per pipeline."""
     from .bench import bench_file
 
     try:
+        tracker = None if dry_run else _open_tracker(mlflow)
         report = bench_file(batch, out, dry_run=dry_run, echo=typer.echo, jobs=jobs, force=force,
                             fail_fast=fail_fast, scheduler=scheduler, dask_local=dask_local, retries=retries,
-                            progress=not quiet, command=sys.argv)
+                            progress=not quiet, command=sys.argv,
+                            on_done=tracker.log_quietly if tracker is not None else None)
     except FeatpipeError as error:
         _fail(error)
+    if tracker is not None and report is not None:
+        done = [report.out_dir / row["run_id"] for row in report.rows if row["status"] == "done"]
+        for line in tracker.finish_batch(report.out_dir, done):
+            typer.echo(line, err=line.startswith("warning:"))
     if report is not None and report.interrupted:
         raise typer.Exit(130)
     if report is not None and report.failed:
@@ -208,6 +252,31 @@ def bench_status(out_dir: Path = typer.Argument(..., help="A batch output folder
         typer.echo(format_status(batch_status(out_dir)))
     except FeatpipeError as error:
         _fail(error)
+
+
+export_app = typer.Typer(help="Show finished run folders in other tools.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("mlflow")
+def export_mlflow(
+    runs_dir: Path = typer.Argument(..., help="A run folder, a batch's output folder, or any folder holding run folders."),
+    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="Where to log (default: $MLFLOW_TRACKING_URI, else MLflow's local default, ./mlflow.db)."),
+    experiment: Optional[str] = typer.Option(None, "--experiment", help="Experiment for every run (default: $MLFLOW_EXPERIMENT_NAME, else the batch's name, else 'featpipe')."),
+) -> None:
+    """Log finished run folders to MLflow; again is safe: a folder already logged updates its own MLflow run."""
+    from .tracking import export_runs
+
+    try:
+        tracker, logged, skipped = export_runs(runs_dir, tracking_uri, experiment)
+    except FeatpipeError as error:
+        _fail(error)
+    for entry in logged:
+        typer.echo(entry.describe())
+    for warning in skipped:
+        typer.echo(f"skipped: {warning}", err=True)
+    actions = {action: sum(e.action == action for e in logged) for action in ("created", "updated", "unchanged")}
+    typer.echo(f"{len(logged)} run(s) at {tracker.uri}: " + ", ".join(f"{n} {a}" for a, n in actions.items()))
 
 
 @app.command()

@@ -79,6 +79,7 @@ def run_batch(
     echo: Echo | None = None,
     command: Sequence[str] | None = None,
     executor=None,
+    on_done: Callable[[Path], str | None] | None = None,
 ) -> BatchReport:
     """Run every planned run that is not done yet (all of them with `force`) and return the report.
 
@@ -94,6 +95,8 @@ def run_batch(
     progress : print a line per finished run (and a progress bar on a terminal) through `echo`.
     executor : a LocalExecutor or DaskExecutor the caller made (and entered) and keeps using
         after this batch, instead of one made here from jobs/scheduler/dask_local.
+    on_done : called here, in this process, with the folder of each run that finished done
+        (e.g. to log it to MLflow); a line it returns is printed with the run's line.
     """
     started = time.perf_counter()
     echo = echo or _stderr
@@ -124,7 +127,7 @@ def run_batch(
             report.executor = executor.describe()
             if progress:
                 echo(f"running {len(to_run)} of {len(plan.runs)} runs on {report.executor}")
-            _execute(plan, out, table, to_run, executor, report, fail_fast, progress, echo, command)
+            _execute(plan, out, table, to_run, executor, report, fail_fast, progress, echo, command, on_done)
         for run in plan.runs:  # what the folders say now, whatever happened above
             table.update(run, out.run_state(run.run_id, run.config.digest()))
         table.write()
@@ -133,7 +136,7 @@ def run_batch(
     return report
 
 
-def _execute(plan, out, table, to_run, executor, report, fail_fast, progress, echo, command) -> None:
+def _execute(plan, out, table, to_run, executor, report, fail_fast, progress, echo, command, on_done) -> None:
     from tqdm.auto import tqdm
 
     by_id = plan.by_id()
@@ -163,6 +166,9 @@ def _execute(plan, out, table, to_run, executor, report, fail_fast, progress, ec
                 say(f"  done     {run_id}  val {100 * (row['val_accuracy'] or 0):.1f}%{took}")
             else:
                 say(f"  FAILED   {run_id}{took}: {outcome.get('error') or row.get('error')}")
+        note = on_done(out.path / run_id) if on_done is not None and row["status"] == "done" else None
+        if note and progress:
+            say(f"           {note}")
         if row["status"] != "done" and fail_fast:
             report.stopped = True
             return False
