@@ -385,6 +385,7 @@ def export_runs(root: str | Path, tracking_uri: str | None = None,
 
     Failed runs (and folders that are not finished runs) are skipped with a warning each.
     """
+    import_mlflow()  # the missing extra first: it is what the user must fix before anything else
     root = Path(root)
     if not root.is_dir():
         raise ModelError(f"{root}: no such folder (expected a run folder or a folder of run folders)")
