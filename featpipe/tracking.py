@@ -256,19 +256,13 @@ class MlflowTracker:
         self.logged: dict[Path, Logged] = {}  # by absolute folder path
         self.failures: dict[Path, str] = {}  # batch runs that could not be logged (see log_quietly), by folder
         self._experiment_ids: dict[str, str] = {}
-        with self._errors("open the MLflow tracking store"):
+        self._broken: str | None = None  # the first MLflow failure of a batch: later runs do not try again
+        database = _sqlite_path(self.uri)
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        with self._errors("open the MLflow tracking store"), _fail_fast_http():
             self.client = MlflowClient(tracking_uri=self.uri)
-            with _fail_fast_http():
-                try:
-                    self.client.search_experiments(max_results=1)
-                except Exception as exc:
-                    unreachable = _unreachable(exc)
-                    if unreachable is None:
-                        raise
-                    raise TrackingError(
-                        f"cannot reach the MLflow tracking server at {self.uri} ({unreachable}): start it "
-                        "(e.g. `mlflow server --port 5000`) or give another URI to --mlflow or MLFLOW_TRACKING_URI"
-                    ) from None
+            self.client.search_experiments(max_results=1)  # fails now, not after the first run
 
     def experiment_for(self, run_dir: Path) -> str:
         return self.experiment or batch_name_of(run_dir) or DEFAULT_EXPERIMENT
@@ -316,10 +310,15 @@ class MlflowTracker:
         One unreachable moment of the tracking server must not stop a batch: the folder is kept
         and `featpipe export mlflow` logs it later.
         """
+        if self._broken is not None:
+            self.failures[Path(run_dir).absolute()] = self._broken
+            return "mlflow: not logged (MLflow failed on an earlier run of this batch)"
         try:
             return self.log_run(run_dir).describe()
         except FeatpipeError as error:
             self.failures[Path(run_dir).absolute()] = str(error)
+            if isinstance(error, TrackingError):  # the store, not this folder: the next runs would wait and fail too
+                self._broken = str(error)
             return f"mlflow: not logged ({error})"
 
     def finish_batch(self, out_dir: Path, done: list[Path]) -> list[str]:
@@ -328,11 +327,14 @@ class MlflowTracker:
         for path in done:
             if Path(path).absolute() not in self.logged and Path(path).absolute() not in self.failures:
                 self.log_quietly(path)
-        experiments = sorted({logged.experiment for logged in self.logged.values()})
-        lines = [f"mlflow: {len(self.logged)} finished run(s) in experiment {', '.join(map(repr, experiments)) or '-'} "
-                 f"at {self.uri} ({len(self.logged) - before} from earlier commands)"]
+        lines = []
+        if self.logged:
+            experiments = ", ".join(repr(name) for name in sorted({e.experiment for e in self.logged.values()}))
+            earlier = len(self.logged) - before
+            lines.append(f"mlflow: {len(self.logged)} finished run(s) in experiment {experiments} at {self.uri}"
+                         + (f" ({earlier} run by earlier commands)" if earlier else ""))
         if self.failures:
-            lines.append(f"warning: {len(self.failures)} run(s) not logged to MLflow; once it is reachable, "
+            lines.append(f"warning: {len(self.failures)} run(s) not logged to MLflow; once it works again, "
                          f"log them with `featpipe export mlflow {out_dir}`")
         return lines
 
@@ -373,9 +375,15 @@ class MlflowTracker:
         try:
             yield
         except (MlflowException, OSError) as exc:
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             later = (f"; the run folder is complete: log it later with `featpipe export mlflow {run_dir}`"
                      if run_dir is not None else "")
+            unreachable = _unreachable(exc)
+            if unreachable is not None:
+                raise TrackingError(
+                    f"cannot reach the MLflow tracking server at {self.uri} ({unreachable}): start it (e.g. "
+                    f"`mlflow server --port 5000`) or give another URI to --mlflow or MLFLOW_TRACKING_URI{later}"
+                ) from None
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise TrackingError(f"could not {doing} in MLflow at {self.uri}: {detail[:500]}{later}") from None
 
 
@@ -398,12 +406,17 @@ def export_runs(root: str | Path, tracking_uri: str | None = None,
     return tracker, logged, skipped
 
 
+def _sqlite_path(uri: str) -> Path | None:
+    """The database file of a local SQLite tracking URI (sqlite:///PATH), else None."""
+    return Path(uri[len("sqlite:///"):]).absolute() if uri.startswith("sqlite:///") else None
+
+
 def _artifact_location(uri: str, experiment: str) -> str | None:
     """Artifacts of a local SQLite store go beside the database (mlruns/EXPERIMENT), whatever the working folder."""
-    if uri.startswith("sqlite:///"):
-        database = Path(uri[len("sqlite:///"):])
-        return (database.absolute().parent / "mlruns" / _safe_key(experiment).replace(" ", "_")).as_uri()
-    return None  # the server's or store's own default
+    database = _sqlite_path(uri)
+    if database is None:
+        return None  # the server's or store's own default
+    return (database.parent / "mlruns" / _safe_key(experiment).replace(" ", "_")).as_uri()
 
 
 def _unreachable(exc: Exception) -> str | None:

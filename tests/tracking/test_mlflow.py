@@ -171,7 +171,7 @@ def test_bench_with_mlflow_logs_each_run_and_those_of_earlier_commands(configs, 
     assert result.exit_code == 0, result.output
     assert "2 runs, 2 done (1 run now)" in result.output
     assert result.output.count("mlflow: created run") == 1  # as the new run finished
-    assert "(1 from earlier commands)" in result.output
+    assert "(1 run by earlier commands)" in result.output
     rows = json.loads((out / "results.json").read_text())["runs"]
     runs = runs_by_name(client, "tiny-sweep")  # the batch's name is the experiment's
     assert set(runs) == {row["run_id"] for row in rows}
@@ -184,6 +184,30 @@ def test_bench_with_mlflow_logs_each_run_and_those_of_earlier_commands(configs, 
     again = invoke("bench", batch, "--out", out, "-j", "1", "--mlflow", store)
     assert again.exit_code == 0, again.output
     assert set(runs_by_name(client, "tiny-sweep")) == set(runs)
+
+
+def test_a_store_that_fails_mid_batch_costs_one_attempt_and_a_warning(configs, store, tmp_path):
+    """The batch's runs are kept; MLflow is not tried again after its first failure; export logs them later."""
+    from featpipe.tracking import MlflowTracker
+
+    out = tmp_path / "runs"
+    for name in ("a", "b"):
+        assert invoke("run", configs / "tiny-hog.yaml", "--out", out, "--name", name, "-q").exit_code == 0
+    tracker = MlflowTracker(store)
+    database = store[len("sqlite:///"):]
+    healthy = open(database, "rb").read()
+    with open(database, "r+b") as f:  # the store breaks between two runs of a batch
+        f.write(b"not a database" * 100)
+    first = tracker.log_quietly(out / "a")
+    assert first.startswith("mlflow: not logged (could not log") and "featpipe export mlflow" in first
+    assert tracker.log_quietly(out / "b") == "mlflow: not logged (MLflow failed on an earlier run of this batch)"
+    lines = tracker.finish_batch(out, [out / "a", out / "b"])
+    assert lines == [f"warning: 2 run(s) not logged to MLflow; once it works again, log them with "
+                     f"`featpipe export mlflow {out}`"]
+
+    open(database, "wb").write(healthy)
+    result = invoke("export", "mlflow", out, "--tracking-uri", store)
+    assert result.exit_code == 0 and "2 created" in result.output, result.output
 
 
 def test_bench_dry_run_ignores_mlflow_and_writes_nothing(configs, tmp_path):
