@@ -46,7 +46,7 @@ class _MlflowOptionCommand(TyperCommand):
 
 
 MLFLOW_HELP = ("Also log the finished run(s) to MLflow: at URI, else $MLFLOW_TRACKING_URI, else MLflow's local "
-               "default (./mlflow.db). Needs the extra: pip install 'featpipe[mlflow]'.")
+               "default (./mlflow.db). Needs the extra: pip install 'featpipe\\[mlflow]'.")
 
 
 def _version(value: bool) -> None:
