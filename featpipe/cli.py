@@ -78,8 +78,8 @@ def run(
     from .summary import format_run
 
     try:
-        tracker = _open_tracker(mlflow)
         cfg = load_config(config, set_)
+        tracker = _open_tracker(mlflow)
         run_name = name or f"{cfg.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         result = run_experiment(cfg, out / run_name, resume=resume, progress=not quiet, command=sys.argv)
     except FeatpipeError as error:
@@ -233,7 +233,7 @@ def bench_run(
                             on_done=tracker.log_quietly if tracker is not None else None)
     except FeatpipeError as error:
         _fail(error)
-    if tracker is not None and report is not None:
+    if tracker is not None and report is not None and not report.interrupted:
         done = [report.out_dir / row["run_id"] for row in report.rows if row["status"] == "done"]
         for line in tracker.finish_batch(report.out_dir, done):
             typer.echo(line, err=line.startswith("warning:"))

@@ -37,6 +37,7 @@ RUN_KEY_TAG = "featpipe.run_key"  # the folder's identity: how a folder logged t
 LOGGED_TAG = "featpipe.logged_finished"  # set last: the folder's finish time once everything is logged
 PROBE_TIMEOUT_S = 10  # the reachability check's HTTP timeout, instead of MLflow's minutes of retries
 _BATCH_LIMIT = 100  # params, tags or metrics per log_batch call (MLflow accepts up to 100 params a call)
+_PARAM_MAX = 6000  # characters of a param value MLflow stores
 _KEY_UNSAFE = re.compile(r"[^\w.\- /]")  # characters MLflow does not accept in a param or metric key
 
 
@@ -130,7 +131,8 @@ def run_key(run: FinishedRun) -> str:
 
 
 def run_params(run: FinishedRun) -> dict[str, str]:
-    return {_safe_key(k): v for k, v in flatten(run.config).items()}
+    """The flattened config; a value too long for MLflow is cut (the whole config is an artifact)."""
+    return {_safe_key(k): v[:_PARAM_MAX] for k, v in flatten(run.config).items()}
 
 
 def run_metrics(run: FinishedRun) -> list[tuple[str, float, int]]:

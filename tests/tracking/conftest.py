@@ -5,8 +5,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("mlflow")  # the extra is part of `featpipe[test]`; without it these tests cannot run
-
 # A 64-16-10 MLP on 300 digits for 3 epochs: per-epoch history, learning-curve and confusion plots.
 TINY_MLP = """
 name: tiny-mlp

@@ -5,11 +5,14 @@ import shutil
 import socket
 import sys
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from featpipe.cli import app
 from featpipe.tracking import LOGGED_TAG, RUN_KEY_TAG
+
+pytest.importorskip("mlflow")  # part of the `test` extra; without it only these tests cannot run
 
 
 def invoke(*args, env=None):
