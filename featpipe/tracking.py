@@ -72,6 +72,8 @@ def read_finished_run(run_dir: str | Path) -> FinishedRun:
     from .runner import read_run
 
     path = Path(run_dir)
+    if (path / "error.json").is_file() and not (path / "metrics.json").is_file():
+        raise ModelError(f"{path}: a failed run (error.json, no metrics.json); only finished runs are logged")
     metrics = read_run(path)
     if metrics.get("status") != "done" or not isinstance(metrics.get("accuracy"), dict):
         raise ModelError(f"{path}: not a finished run (status {metrics.get('status')!r}); only finished runs are logged")
