@@ -105,7 +105,7 @@ def test_bare_mlflow_without_tracking_uri_uses_mlflow_db_in_the_working_folder(c
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
     shutil.copyfile(empty_store, tmp_path / "mlflow.db")  # the tables made once, not again here
-    result = invoke("run", configs / "tiny-hog.yaml", "--out", tmp_path / "runs", "--name", "hog-b", "-q", "--mlflow")
+    result = invoke("run", configs / "tiny-hog.yaml", "--out", tmp_path / "runs", "--name", "hog-b", "--mlflow", "-q")
     assert result.exit_code == 0, result.output
     assert f"sqlite:///{tmp_path / 'mlflow.db'}" in result.output
     run = only_run(MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"), "featpipe")
