@@ -16,6 +16,7 @@ from typing import Any, Literal, Sequence
 import yaml
 from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 
+from . import yaml_safe
 from .errors import ConfigError
 from .features import EXTRACTORS
 from .settings import IntPair, Section, _is_type_tag
@@ -198,15 +199,8 @@ def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Confi
 
 
 def read_text_file(path: str | os.PathLike, what: str) -> str:
-    """The UTF-8 text of a config or batch file, or a ConfigError saying why it cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        hint = " (it is a directory)" if path.is_dir() else ""
-        raise ConfigError(f"{what} file not found: {path}{hint}")
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read {what} file ({exc})") from None
+    """The UTF-8 text of a config or batch file (size-limited), or a ConfigError saying why not."""
+    return yaml_safe.read_yaml_text(path, what)
 
 
 def parse_config(text: str, source: str = "<config>", overrides: Sequence[str] = ()) -> Config:
@@ -218,17 +212,13 @@ def parse_config(text: str, source: str = "<config>", overrides: Sequence[str] =
 
 
 def read_yaml_mapping(text: str, source: str, what: str) -> dict:
-    """Parse YAML `text` that must hold a mapping (empty text gives {}); errors name the line."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{source}: YAML syntax error{where}: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: YAML error: {exc}") from None
+    """Parse YAML `text` that must hold a non-empty mapping, within featpipe's YAML limits."""
+    data = yaml_safe.parse_yaml(text, source)
     if data is None:
-        return {}
+        raise ConfigError(
+            f"{source}: the {what} file is empty (or holds only comments); "
+            f"write at least one key, e.g. `name: my-run`"
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level of the {what}, got {type(data).__name__}")
     return data
@@ -252,9 +242,11 @@ def apply_override(data: dict, override: str) -> None:
     parts = key.split(".")
     _check_key_path(parts, f"--set {key}")
     try:
-        value = yaml.safe_load(raw_value) if raw_value.strip() else None
+        value = yaml_safe.parse_yaml(raw_value, f"--set {key}") if raw_value.strip() else None
+    except yaml_safe.YamlLimitError:
+        raise
     except yaml.YAMLError:
-        value = raw_value
+        value = raw_value  # not YAML: the text itself, e.g. a description with a colon
     node = data
     for i, part in enumerate(parts[:-1]):
         child = node.get(part)
