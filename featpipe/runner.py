@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from . import atomic, model_io, pipeline, provenance
+from . import atomic, memory, model_io, pipeline, provenance
 from .config import Config, dump_yaml
 from .data import Dataset, load_source, stratified_split, subset
 from .data.cache import cache_root
@@ -117,6 +117,7 @@ def run_experiment(
         extractor, features, feature_times, cache_hits = _compute_features(config, splits, progress)
     n_features = int(features["train"].shape[1])
 
+    memory.check_training(config, len(splits.train), n_features, len(splits.train.class_names))
     checkpoints = checkpoint_dir_for(config, run_dir.parent)
     with timer("train"):
         classifier, selection = _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress)
