@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 
 from . import yaml_safe
+from .data.images import MAX_IMAGE_PIXELS, PILLOW_MAX_PIXELS
 from .errors import ConfigError
 from .features import EXTRACTORS
 from .settings import IntPair, Section, _is_type_tag
@@ -37,6 +38,12 @@ class DataConfig(_Section):
     n_train: int | None = Field(None, ge=2, description="use at most this many training images (stratified), before the validation split")
     per_class: int | None = Field(None, ge=2, description="use at most this many training images per class, before the split")
     use_test: bool = Field(False, description="also score the source's test split, when it has one")
+    max_image_pixels: int = Field(
+        MAX_IMAGE_PIXELS, ge=1, le=PILLOW_MAX_PIXELS,
+        description="folder source: refuse any image of more pixels (width x height), before decoding it",
+    )
+    follow_symlinks: bool = Field(
+        False, description="folder source: accept symbolic links that lead outside the image folder")
 
     @field_validator("root", "cache_dir")
     @classmethod

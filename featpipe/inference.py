@@ -67,6 +67,8 @@ def predict(run_dir: str | Path, image_paths: Sequence[str | Path], top: int = 3
     Scores are class probabilities when the classifier gives them, else its decision values.
     """
     model, metrics = load_model(run_dir)
+    for path in image_paths:
+        _check_image_file(Path(path))
     classes = list(metrics["data"]["class_names"])
     shape = tuple(metrics["data"]["image_shape"])
     images = np.stack([read_image(path, shape) for path in image_paths])
@@ -85,3 +87,16 @@ def predict(run_dir: str | Path, image_paths: Sequence[str | Path], top: int = 3
          "top": [{"class": column_class[j], "score": float(scores[i, j])} for j in order[i]]}
         for i, path in enumerate(image_paths)
     ]
+
+
+def _check_image_file(path: Path) -> None:
+    """Refuse what is not an image file by its kind: a folder, a missing path, a device."""
+    if path.is_dir():
+        raise DataError(
+            f"{path} is a directory; predict takes image files (e.g. {path}/*.jpg); to score a labelled "
+            f"image folder use `featpipe evaluate RUN --data {path}`"
+        )
+    if not path.exists():
+        raise DataError(f"image not found: {path}")
+    if not path.is_file():
+        raise DataError(f"{path} is not a regular file (a device, FIFO or socket); predict takes image files")

@@ -69,7 +69,8 @@ def load_splits(config: Config, progress: bool = True) -> Splits:
     data = config.data
     sources = load_source(
         data.source, root=data.root, cache_dir=data.cache_dir, download=data.download,
-        image_size=data.image_size, progress=progress,
+        image_size=data.image_size, max_image_pixels=data.max_image_pixels,
+        follow_symlinks=data.follow_symlinks, progress=progress,
     )
     if "train" not in sources:
         raise DataError(f"data source {data.source!r} has no 'train' split (found: {', '.join(sorted(sources))})")

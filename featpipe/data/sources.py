@@ -20,6 +20,8 @@ def load_source(
     cache_dir=None,
     download: bool = True,
     image_size: tuple[int, int] | None = None,
+    max_image_pixels: int | None = None,
+    follow_symlinks: bool = False,
     progress: bool = True,
 ) -> dict[str, Dataset]:
     """Load a data source and return its splits, e.g. ``{"train": ds, "test": ds}``.
@@ -38,6 +40,9 @@ def load_source(
         Let ``cifar10`` download its archive when it is not found.
     image_size : (int, int), optional
         Resize every image to (height, width) with Pillow's antialiased filter.
+    max_image_pixels, follow_symlinks
+        ``folder`` only: the per-image pixel limit and whether links may leave the folder
+        (see `featpipe.data.folder.load_folder`).
     progress : bool
         Show progress bars for long steps.
     """
@@ -51,7 +56,8 @@ def load_source(
     elif source == "folder":
         from featpipe.data.folder import load_folder
 
-        return load_folder(root, cache_dir=cache_dir, image_size=image_size, progress=progress)
+        return load_folder(root, cache_dir=cache_dir, image_size=image_size, max_image_pixels=max_image_pixels,
+                           follow_symlinks=follow_symlinks, progress=progress)
     elif source == "cifar10":
         from featpipe.data.cifar10 import load_cifar10
 
