@@ -18,7 +18,7 @@ import numpy as np
 
 from . import atomic, memory, model_io, pipeline, provenance
 from .config import Config, dump_yaml
-from .data import Dataset, load_source, stratified_split, subset
+from .data import Dataset, check_trainable, load_source, stratified_split, subset
 from .data.cache import cache_root
 from .errors import ConfigError, DataError
 from .features._images import show_progress
@@ -77,6 +77,7 @@ def load_splits(config: Config, progress: bool = True) -> Splits:
     pool = sources["train"]
     if data.n_train is not None or data.per_class is not None:
         pool = subset(pool, n=data.n_train, per_class=data.per_class, seed=config.seed)
+    check_trainable(pool)
     train, val = stratified_split(pool, data.val_fraction, config.seed)
     test = None
     if data.use_test:

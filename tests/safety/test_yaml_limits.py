@@ -35,7 +35,7 @@ def test_alias_expansion_in_a_config_is_refused_by_run(cli, tmp_path, where):
 
 def test_alias_expansion_in_a_batch_file_is_refused_by_dry_run(cli, tmp_path):
     batch = tmp_path / "batch.yaml"
-    batch.write_text(billion_laughs() + "name: b\nentries: *l9\n")
+    batch.write_text(billion_laughs() + "name: b\nruns: *l9\n")
     cli("bench", batch, "--dry-run", "--out", tmp_path / "out", code=2, says=[str(batch), "expands to more than"])
     assert not (tmp_path / "out").exists()
 
@@ -80,7 +80,7 @@ def test_duplicate_key_names_the_key_and_both_lines(cli, tmp_path):
 
 def test_duplicate_key_in_a_batch_file(cli, tmp_path):
     batch = tmp_path / "batch.yaml"
-    batch.write_text("name: b\nentries: []\nname: c\n")
+    batch.write_text("name: b\nruns: []\nname: c\n")
     cli("bench", batch, "--dry-run", code=2, says=[str(batch), "duplicate key 'name' at line 3 (first at line 1)"])
 
 
