@@ -61,6 +61,21 @@ def _largest_array(run) -> tuple[str, np.ndarray]:
         return name, npz[name]
 
 
+def _array_node(node, name):
+    """The {"__array__": name, ...} entry of a model.json document."""
+    if isinstance(node, dict):
+        if node.get("__array__") == name:
+            return node
+        children = node.values()
+    else:
+        children = node if isinstance(node, list) else []
+    for child in children:
+        found = _array_node(child, name)
+        if found is not None:
+            return found
+    return None
+
+
 def test_works_untouched(cli, run):
     cli("predict", run, run.parent / "seven.png", code=0, says=["seven.png:"])
 
@@ -123,3 +138,25 @@ def test_deeply_nested_model_json(cli, run):
     (run / "model.json").write_text('{"format": "featpipe-model", "format_version": 1, "root": '
                                     + "[" * 100_000 + "]" * 100_000 + "}")
     cli("predict", run, run.parent / "seven.png", code=1, says=[str(run / "model.json")])
+
+
+def test_arrays_that_agree_with_model_json_but_not_with_each_other(cli, run):
+    """model.json and model.npz tampered together: the model is tried once before it is used."""
+    name, array = _largest_array(run)
+    members = _npz_members(run / "model.npz")
+    smaller = array.reshape(-1)[:-1] if array.ndim == 1 else array[:, :-1]
+    members[f"{name}.npy"] = _npy(np.ascontiguousarray(smaller))
+    _write_npz(run / "model.npz", members)
+    document = json.loads((run / "model.json").read_text())
+    _array_node(document, name)["shape"] = list(smaller.shape)
+    (run / "model.json").write_text(json.dumps(document))
+    cli("predict", run, run.parent / "seven.png", code=1, says=[str(run / "model.npz"), "cannot be used"])
+
+
+@pytest.mark.parametrize("damage", [lambda m: m.pop("data"), lambda m: m["data"].update(image_shape="32x32"),
+                                    lambda m: m["data"].update(class_names=[1, 2])])
+def test_malformed_metrics_json(cli, run, damage):
+    metrics = json.loads((run / "metrics.json").read_text())
+    damage(metrics)
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    cli("predict", run, run.parent / "seven.png", code=1, says=[str(run / "metrics.json"), "data.class_names"])
