@@ -151,3 +151,23 @@ def test_a_killed_extraction_is_cleaned_up(tmp_path, isolated_cache):
     target = extract_archive(archive, progress=False)
     assert extracted(isolated_cache) == [target.name]
     assert len(list((target / "train").rglob("*.png"))) == 40
+
+
+def test_sizes_are_counted_again_while_writing(tmp_path, isolated_cache, monkeypatch):
+    """Even if the header checks were fooled, the bytes written on disk trip the limit."""
+    archive = make_archive(tmp_path / "lying.tar.gz", images() + [("train/b/zeros.png", bytes(2 * MiB))])
+    monkeypatch.setattr(archive_module, "_checked_members", lambda tar, *args: tar.getmembers())
+    with pytest.raises(DataError, match=r"member 'train/b/zeros.png' wrote 2,097,152 bytes"):
+        extract_archive(archive, limits=ArchiveLimits(max_member_bytes=MiB))
+    assert extracted(isolated_cache) == []
+
+
+def test_sparse_members_are_refused(tmp_path, isolated_cache):
+    path = tmp_path / "sparse.tar.gz"
+    with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo("train/a/holes.png")
+        info.type, info.size = tarfile.GNUTYPE_SPARSE, 4
+        tar.addfile(info, io.BytesIO(b"abcd"))
+    with pytest.raises(DataError, match="'train/a/holes.png' is a sparse file"):
+        extract_archive(path)
+    assert extracted(isolated_cache) == []
