@@ -29,6 +29,8 @@ from . import atomic, memory
 from .errors import ModelError
 
 FORMAT_VERSION = 1
+#: model.json holds class names and settings only (arrays go to the .npz): a few KB in practice.
+MAX_JSON_BYTES = 16 * 2**20
 
 #: scikit-learn classes a model file may name (featpipe's own classes are always allowed).
 SKLEARN_ALLOWLIST = frozenset(
@@ -63,6 +65,9 @@ def load(directory: str | os.PathLike, name: str = "model") -> Any:
     for path in (json_path, npz_path):
         if not path.is_file():
             raise ModelError(f"{path}: no saved model here (expected {name}.json and {name}.npz)")
+    if json_path.stat().st_size > MAX_JSON_BYTES:
+        raise ModelError(f"{json_path}: {json_path.stat().st_size:,} bytes; a model's structure file holds "
+                         f"at most {MAX_JSON_BYTES:,} (its arrays are in the .npz)")
     try:
         document = json.loads(json_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:

@@ -160,3 +160,9 @@ def test_malformed_metrics_json(cli, run, damage):
     damage(metrics)
     (run / "metrics.json").write_text(json.dumps(metrics))
     cli("predict", run, run.parent / "seven.png", code=1, says=[str(run / "metrics.json"), "data.class_names"])
+
+
+def test_oversized_model_json(run, monkeypatch):
+    monkeypatch.setattr(model_io, "MAX_JSON_BYTES", 100)
+    with pytest.raises(ModelError, match=r"model.json: [\d,]+ bytes; a model's structure file holds at most 100"):
+        model_io.load(run)
