@@ -20,7 +20,7 @@ from . import yaml_safe
 from .data.images import MAX_IMAGE_PIXELS, PILLOW_MAX_PIXELS
 from .errors import ConfigError
 from .features import EXTRACTORS
-from .settings import IntPair, Section, _is_type_tag
+from .settings import Int, IntPair, Section, _is_type_tag
 
 class _Section(Section):
     """A config section: unknown keys are errors, floats finite, values frozen after validation."""
@@ -38,7 +38,7 @@ class DataConfig(_Section):
     n_train: int | None = Field(None, ge=2, description="use at most this many training images (stratified), before the validation split")
     per_class: int | None = Field(None, ge=2, description="use at most this many training images per class, before the split")
     use_test: bool = Field(False, description="also score the source's test split, when it has one")
-    max_image_pixels: int = Field(
+    max_image_pixels: Int = Field(
         MAX_IMAGE_PIXELS, ge=1, le=PILLOW_MAX_PIXELS,
         description="folder source: refuse any image of more pixels (width x height), before decoding it",
     )
