@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 from yaml.composer import Composer
-from yaml.constructor import SafeConstructor
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, SequenceNode
 from yaml.parser import Parser
@@ -86,8 +86,9 @@ def parse_yaml(text: str, source: str = "<yaml>", limits: YamlLimits | None = No
     limits = limits or LIMITS
     if len(text) > limits.max_bytes:
         raise YamlLimitError(f"{source}: YAML text is {len(text):,} characters; the limit is {limits.max_bytes:,}")
-    loader = _BoundedLoader(text, source, limits)
+    loader = None
     try:
+        loader = _BoundedLoader(text, source, limits)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -98,11 +99,13 @@ def parse_yaml(text: str, source: str = "<yaml>", limits: YamlLimits | None = No
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise YamlError(f"{source}: YAML syntax error{where}: {exc.problem or exc}") from None
+        kind = "error" if isinstance(exc, ConstructorError) else "syntax error"
+        raise YamlError(f"{source}: YAML {kind}{where}: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise YamlError(f"{source}: YAML error: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 class _BoundedLoader(Reader, Scanner, Parser, Composer, SafeConstructor, Resolver):
@@ -140,6 +143,21 @@ class _BoundedLoader(Reader, Scanner, Parser, Composer, SafeConstructor, Resolve
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+    def construct_object(self, node, deep=False):
+        try:
+            value = super().construct_object(node, deep=deep)
+            if isinstance(value, int) and value.bit_length() > 1024:
+                # Python cannot even print it (4,300 digits at most): no setting wants it.
+                raise ValueError(f"an integer of {value.bit_length():,} bits; featpipe reads at most 1,024")
+            return value
+        except (ValueError, OverflowError) as exc:
+            # A scalar its tag cannot hold: a 5,000-digit integer, the date 2020-13-45, !!int abc.
+            shown = node.value if isinstance(node.value, str) else node.tag
+            raise YamlError(
+                f"{self.source}: line {node.start_mark.line + 1}: cannot read {shown[:40]!r}"
+                f"{'...' if len(shown) > 40 else ''} ({exc})"
+            ) from None
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, MappingNode):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import TINY
+from safety_inputs import TINY
 
 
 @pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])

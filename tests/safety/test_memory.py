@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import TINY
+from safety_inputs import TINY
 
 from featpipe import memory
 from featpipe.errors import ConfigError

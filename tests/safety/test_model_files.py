@@ -9,7 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import TINY
+from safety_inputs import TINY
 from PIL import Image
 
 from featpipe import model_io

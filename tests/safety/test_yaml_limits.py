@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TINY, billion_laughs
+from safety_inputs import TINY, billion_laughs
 
 from featpipe import yaml_safe
 from featpipe.config import parse_config
@@ -117,3 +117,16 @@ def test_ordinary_configs_still_load():
     data = parse_yaml("a: &x {b: 1}\nc: *x\nd: [1, 2.5, null, true, '2020-01-01']\n")
     assert data == {"a": {"b": 1}, "c": {"b": 1}, "d": [1, 2.5, None, True, "2020-01-01"]}
     assert json.dumps(data)
+
+
+@pytest.mark.parametrize("value, says", [
+    ("9" * 5000, "line 2: cannot read '9999"),
+    ("0x" + "f" * 5000, "featpipe reads at most 1,024"),
+    ("2020-13-45", "cannot read '2020-13-45' (month must be in 1..12)"),
+    ("!!int abc", "cannot read 'abc'"),
+    ("\"\x00\"", "unacceptable character"),
+])
+def test_values_python_cannot_hold_are_config_errors(cli, tmp_path, value, says):
+    path = tmp_path / "odd.yaml"
+    path.write_text(f"name: odd\nseed: {value}\n")
+    cli("run", path, "--out", tmp_path / "runs", code=2, says=[str(path), says])
