@@ -63,6 +63,8 @@ def read_yaml_text(path: str | os.PathLike, what: str, limits: YamlLimits | None
     limits = limits or LIMITS
     path = Path(path)
     if not path.is_file():
+        if path.exists() and not path.is_dir():
+            raise YamlError(f"{path}: the {what} file is not a regular file (a FIFO, socket or device)")
         hint = " (it is a directory)" if path.is_dir() else ""
         raise YamlError(f"{what} file not found: {path}{hint}")
     try:

@@ -224,6 +224,9 @@ def _scan(root: Path, boundary: Path, follow_symlinks: bool = False) -> list[_Sp
                 _check_entry(entry, boundary, follow_symlinks)
                 if entry.is_dir():
                     raise DataError(f"unexpected folder {_shown(entry.path)} inside class folder {_shown(class_dir)}; nested folders are not supported")
+                if not entry.is_file():
+                    # a FIFO named x.png would block the decoder forever
+                    raise DataError(f"{_shown(entry.path)} is not a regular file (a FIFO, socket or device)")
                 if not entry.name.lower().endswith(_images.IMAGE_SUFFIXES):
                     raise DataError(
                         f"{_shown(entry.path)} is not an image file: class folders may hold only "

@@ -153,3 +153,10 @@ def test_class_folder_name_not_utf8_is_refused_before_training(cli, tmp_path, im
     shutil.move(image_folder / "train" / "red", os.fsdecode(bad))
     output = run_fails(cli, tmp_path, image_folder, ["class folder", "caf\\xe9", "not valid UTF-8"])
     assert "fit" not in output
+
+
+def test_a_fifo_named_png_does_not_hang_the_load(tmp_path, image_folder):
+    fifo = image_folder / "train" / "red" / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match=f"{fifo} is not a regular file"):
+        load_source("folder", root=image_folder, progress=False)

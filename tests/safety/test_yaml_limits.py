@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from safety_inputs import TINY, billion_laughs
@@ -130,3 +131,9 @@ def test_values_python_cannot_hold_are_config_errors(cli, tmp_path, value, says)
     path = tmp_path / "odd.yaml"
     path.write_text(f"name: odd\nseed: {value}\n")
     cli("run", path, "--out", tmp_path / "runs", code=2, says=[str(path), says])
+
+
+def test_a_fifo_config_does_not_hang(cli, tmp_path):
+    fifo = tmp_path / "config.yaml"
+    os.mkfifo(fifo)
+    cli("run", fifo, "--out", tmp_path / "runs", code=2, says=[str(fifo), "not a regular file"])
