@@ -100,9 +100,13 @@ def extract_archive(archive: str | os.PathLike, cache_dir=None, *, progress: boo
     target = cache_root(cache_dir) / "extracted" / archive_key(archive)
     if target.is_dir():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_extractions(target.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_owner_tag()}.", suffix=".tmp", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_extractions(target.parent)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_owner_tag()}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise DataError(f"cannot extract {archive} into the cache folder {target.parent}: {exc}; "
+                        "set FEATPIPE_CACHE (or data.cache_dir) to a writable folder") from None
     try:
         _extract_checked(archive, tmp, progress=progress, limits=limits or ArchiveLimits.from_env())
         try:

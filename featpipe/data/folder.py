@@ -119,7 +119,11 @@ def load_folder(
     arrays = _read_cache(cache, files_key, class_names, splits)
     if arrays is None:
         arrays = _decode_splits(splits, class_names, image_size, max_image_pixels, progress)
-        _write_cache(cache, files_key, class_names, arrays, folder, image_size)
+        try:
+            _write_cache(cache, files_key, class_names, arrays, folder, image_size)
+        except OSError as exc:
+            raise DataError(f"cannot write the decoded images to the cache folder {cache}: {exc}; free some "
+                            "space, or set FEATPIPE_CACHE (or data.cache_dir) to a writable folder") from None
     return {
         name: Dataset(images, labels, class_names, f"folder:{given}[{name}]")
         for name, (images, labels) in arrays.items()

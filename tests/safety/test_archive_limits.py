@@ -171,3 +171,25 @@ def test_sparse_members_are_refused(tmp_path, isolated_cache):
     with pytest.raises(DataError, match="'train/a/holes.png' is a sparse file"):
         extract_archive(path)
     assert extracted(isolated_cache) == []
+
+
+def test_read_only_cache_is_one_clear_message(cli, tmp_path, monkeypatch):
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o500)
+    monkeypatch.setenv("FEATPIPE_CACHE", str(cache))
+    try:
+        cli("data", "info", make_archive(tmp_path / "ok.tar.gz", images()), "-q", code=1,
+            says=[str(cache / "extracted"), "FEATPIPE_CACHE"])
+    finally:
+        cache.chmod(0o700)
+
+
+def test_cache_that_is_a_file_is_one_clear_message(cli, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.write_text("not a folder")
+    monkeypatch.setenv("FEATPIPE_CACHE", str(cache))
+    cli("data", "info", make_archive(tmp_path / "ok.tar.gz", images()), "-q", code=1,
+        says=[str(cache / "extracted"), "FEATPIPE_CACHE"])

@@ -160,3 +160,10 @@ def test_a_fifo_named_png_does_not_hang_the_load(tmp_path, image_folder):
     os.mkfifo(fifo)
     with pytest.raises(DataError, match=f"{fifo} is not a regular file"):
         load_source("folder", root=image_folder, progress=False)
+
+
+def test_unwritable_decoded_image_cache_is_one_clear_message(cli, tmp_path, image_folder, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.write_text("not a folder")
+    monkeypatch.setenv("FEATPIPE_CACHE", str(cache))
+    cli("data", "info", image_folder, "-q", code=1, says=[str(cache / "folders"), "FEATPIPE_CACHE"])
