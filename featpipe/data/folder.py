@@ -112,7 +112,7 @@ def load_folder(
         folder = _unwrap_single_folder(extract_archive(given, cache_dir, progress=progress))
     else:
         folder = given
-    splits = _scan(folder, folder, follow_symlinks)
+    splits = _scan(folder, follow_symlinks)
     class_names = tuple(sorted({cls for split in splits for cls, _ in split.files}))
     files_key = _files_key(splits, image_size)
     cache = cache_root(cache_dir) / "folders" / _location_key(folder, image_size)
@@ -155,26 +155,20 @@ def _skipped(name: str) -> bool:
     return name.startswith(".") or name.lower() in SYSTEM_NAMES
 
 
-def _check_link(path: str | Path, boundary: Path) -> None:
-    """Refuse `path` if it is (or passes through) a symbolic link leading outside `boundary`."""
-    target = os.path.realpath(path)
-    root = os.path.realpath(boundary)
-    if os.path.commonpath([root, target]) == root:
+def _check_entry(entry: os.DirEntry, root: Path, follow_symlinks: bool) -> None:
+    """Refuse a broken symbolic link, or one leading outside `root` unless `follow_symlinks`."""
+    if not entry.is_symlink():
         return
+    target = os.path.realpath(entry.path)
     if not os.path.exists(target):
-        raise DataError(f"{_shown(path)} is a broken symbolic link (to {_shown(target)})")
+        raise DataError(f"{_shown(entry.path)} is a broken symbolic link (to {_shown(os.readlink(entry.path))})")
+    boundary = os.path.realpath(root)
+    if follow_symlinks or os.path.commonpath([boundary, target]) == boundary:
+        return
     raise DataError(
-        f"{_shown(path)} is a symbolic link to {_shown(target)}, outside the image folder {_shown(boundary)}; "
+        f"{_shown(entry.path)} is a symbolic link to {_shown(target)}, outside the image folder {_shown(root)}; "
         "set data.follow_symlinks: true to accept links that leave it"
     )
-
-
-def _check_entry(entry: os.DirEntry, boundary: Path, follow_symlinks: bool) -> None:
-    if entry.is_symlink():
-        if not os.path.exists(entry.path):
-            raise DataError(f"{_shown(entry.path)} is a broken symbolic link (to {_shown(os.readlink(entry.path))})")
-        if not follow_symlinks:
-            _check_link(entry.path, boundary)
 
 
 def _check_utf8_name(folder: Path, kind: str) -> None:
@@ -192,11 +186,11 @@ def _shown(path) -> str:
     return _images.shown_path(path)
 
 
-def _scan(root: Path, boundary: Path, follow_symlinks: bool = False) -> list[_Split]:
+def _scan(root: Path, follow_symlinks: bool = False) -> list[_Split]:
     """List splits, classes and image files, enforcing the layout rules of this module."""
     split_entries = [e for e in _listdir(root) if e.is_dir()]
     for entry in split_entries:
-        _check_entry(entry, boundary, follow_symlinks)
+        _check_entry(entry, root, follow_symlinks)
         _check_utf8_name(Path(entry.path), "split")
     split_dirs = [Path(e.path) for e in split_entries]
     if not split_dirs:
@@ -209,7 +203,7 @@ def _scan(root: Path, boundary: Path, follow_symlinks: bool = False) -> list[_Sp
         class_dirs = []
         for entry in _listdir(split_dir):
             if entry.is_dir():
-                _check_entry(entry, boundary, follow_symlinks)
+                _check_entry(entry, root, follow_symlinks)
                 _check_utf8_name(Path(entry.path), "class")
                 class_dirs.append(Path(entry.path))
             elif entry.name.lower().endswith(_images.IMAGE_SUFFIXES):
@@ -225,7 +219,7 @@ def _scan(root: Path, boundary: Path, follow_symlinks: bool = False) -> list[_Sp
             if not entries:
                 raise DataError(f"class folder {_shown(class_dir)} is empty (no .png/.jpg/.jpeg files)")
             for entry in entries:
-                _check_entry(entry, boundary, follow_symlinks)
+                _check_entry(entry, root, follow_symlinks)
                 if entry.is_dir():
                     raise DataError(f"unexpected folder {_shown(entry.path)} inside class folder {_shown(class_dir)}; nested folders are not supported")
                 if not entry.is_file():
