@@ -98,11 +98,11 @@ def extract_archive(archive: str | os.PathLike, cache_dir=None, *, progress: boo
     if not archive.is_file():
         raise DataError(f"archive {archive} does not exist or is not a file")
     target = cache_root(cache_dir) / "extracted" / archive_key(archive)
+    remove_stale_extractions(target.parent)  # whichever archive a killed process was extracting
     if target.is_dir():
         return target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_extractions(target.parent)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_owner_tag()}.", suffix=".tmp", dir=target.parent))
     except OSError as exc:
         raise DataError(f"cannot extract {archive} into the cache folder {target.parent}: {exc}; "

@@ -106,8 +106,9 @@ def _dead_pid() -> int:
 
 
 def test_leftovers_of_dead_processes_are_removed_on_the_next_load(tmp_path, isolated_cache):
+    archive = make_archive(tmp_path / "ok.tar.gz", images())
+    extract_archive(archive, progress=False)  # the next load is a cache hit: it cleans up all the same
     folder = isolated_cache / "extracted"
-    folder.mkdir(parents=True)
     host = archive_module._owner_tag().rsplit("-", 1)[0]
     dead = folder / f".k1.{host}-{_dead_pid()}.abc.tmp"
     alive = folder / f".k2.{host}-{os.getppid()}.def.tmp"  # our parent: still running
@@ -117,7 +118,7 @@ def test_leftovers_of_dead_processes_are_removed_on_the_next_load(tmp_path, isol
         (leftover / "train" / "partial.png").write_bytes(b"half")
     two_days_ago = time.time() - 2 * 86400
     os.utime(old, (two_days_ago, two_days_ago))
-    extract_archive(make_archive(tmp_path / "ok.tar.gz", images()), progress=False)
+    extract_archive(archive, progress=False)
     assert not dead.exists() and not old.exists()
     assert alive.exists()
 
