@@ -50,6 +50,15 @@ class DataConfig(_Section):
     def _expand(cls, value):
         return None if value is None else Path(os.path.expandvars(os.path.expanduser(str(value))))
 
+    @model_validator(mode="after")
+    def _image_size_within_pixel_limit(self):
+        if self.image_size is not None and self.image_size[0] * self.image_size[1] > self.max_image_pixels:
+            raise ValueError(
+                f"image_size {list(self.image_size)} is {self.image_size[0] * self.image_size[1]:,} pixels, over "
+                f"data.max_image_pixels ({self.max_image_pixels:,}); choose a smaller size"
+            )
+        return self
+
 
 class _FeaturesSection(_Section):
     """Which extractors to run; their outputs are concatenated in the registry's order.

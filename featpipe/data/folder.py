@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from featpipe import memory
 from featpipe.atomic import atomic_dir, atomic_path, write_json
 from featpipe.data import images as _images
 from featpipe.data.archive import extract_archive, is_archive
@@ -299,7 +300,21 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
             os.fsync(f.fileno())
 
 
+def _check_memory(splits, image_size) -> None:
+    """Refuse, before decoding, image arrays that cannot fit in memory (sized from the first image)."""
+    n = sum(len(split.files) for split in splits)
+    if image_size is not None:
+        height, width = image_size
+    else:
+        width, height = _images.image_dimensions(splits[0].files[0][1])  # all must share one size
+    # decoded one by one, then stacked into one array per split: twice the pixels at the peak
+    memory.check_fits(2 * memory.matrix_bytes(n, height * width * 3, itemsize=1),
+                      f"decoding {n:,} images of {height}x{width} pixels", "set data.image_size smaller "
+                      "(e.g. [64, 64]) or use fewer images", DataError)
+
+
 def _decode_splits(splits, class_names, image_size, max_pixels, progress) -> dict:
+    _check_memory(splits, image_size)
     index = {name: k for k, name in enumerate(class_names)}
     decoded = {}
     with ThreadPoolExecutor(max_workers=_DECODE_THREADS) as pool:

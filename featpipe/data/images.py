@@ -107,6 +107,20 @@ def decode_image(path: str | Path, image_size: tuple[int, int] | None = None,
     return array
 
 
+def image_dimensions(path: str | Path) -> tuple[int, int]:
+    """(width, height) of a PNG/JPEG file from its header alone (nothing is decoded)."""
+    try:
+        with open(path, "rb") as f:
+            kind = sniff_format(f.read(16))
+            if kind not in _DECODERS:
+                raise DataError(f"cannot decode image {shown_path(path)}: it is {kind}, not a PNG or JPEG")
+            f.seek(0)
+            with _DECODERS[kind](f) as img:
+                return img.size
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise DataError(f"cannot decode image {shown_path(path)}: {exc} (corrupt or truncated?)") from exc
+
+
 def _to_array(img: Image.Image, image_size: tuple[int, int] | None) -> np.ndarray:
     """A decoded Pillow image as uint8 gray (H, W) or RGB (H, W, 3), resized to `image_size`."""
     if img.mode in _GRAY16_MODES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from featpipe import memory
 from featpipe.data import images as _images
 from featpipe.data.dataset import Dataset
 from featpipe.errors import DataError
@@ -65,6 +66,11 @@ def load_source(
     else:
         raise DataError(f"data.source={source!r} is not a known source; choose one of {', '.join(SOURCES)}")
     if image_size is not None:
+        n = sum(len(ds) for ds in splits.values())
+        channels = next(iter(splits.values())).images.shape[3]
+        memory.check_fits(memory.matrix_bytes(n, image_size[0] * image_size[1] * channels, itemsize=1),
+                          f"resizing {n:,} images to {image_size[0]}x{image_size[1]}",
+                          "set data.image_size smaller", DataError)
         splits = {
             name: Dataset(_images.resize_images(ds.images, image_size), ds.labels, ds.class_names, ds.source)
             for name, ds in splits.items()

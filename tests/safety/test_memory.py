@@ -72,3 +72,30 @@ def test_parse_bytes_refuses_nonsense():
 def test_available_memory_is_positive_without_override(monkeypatch):
     monkeypatch.delenv("FEATPIPE_MEMORY_LIMIT", raising=False)
     assert memory.available_bytes() > 0
+
+
+def test_image_size_beyond_the_pixel_limit_is_a_config_error(cli, tmp_path):
+    config = tmp_path / "svm.yaml"
+    config.write_text(TINY)
+    cli("run", config, "--set", "data.image_size=[100000, 100000]", "--out", tmp_path / "runs", code=2,
+        says=["image_size [100000, 100000] is 10,000,000,000 pixels, over data.max_image_pixels"])
+
+
+def test_resizing_a_builtin_source_beyond_memory_is_refused(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("FEATPIPE_MEMORY_LIMIT", "1GiB")
+    config = tmp_path / "svm.yaml"
+    config.write_text(TINY)
+    cli("run", config, "--set", "data.image_size=[6000, 6000]", "--out", tmp_path / "runs", "-q", code=1,
+        says=["resizing 1,797 images to 6000x6000 needs about", "set data.image_size smaller"])
+
+
+def test_decoding_a_folder_beyond_memory_is_refused_before_decoding(cli, tmp_path, image_folder, monkeypatch):
+    from featpipe.data import images as images_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("decoded although the images cannot fit")
+
+    monkeypatch.setattr(images_module, "decode_image", refuse)
+    monkeypatch.setenv("FEATPIPE_MEMORY_LIMIT", "10KB")
+    cli("data", "info", image_folder, "-q", code=1, says=["decoding 18 images of 12x12 pixels needs about 15.2 KiB"])
+    cli("data", "info", f"folder:{image_folder}", "-q", code=1, says=["data.image_size"])
