@@ -16,9 +16,11 @@ from typing import Any, Literal, Sequence
 import yaml
 from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 
+from . import yaml_safe
+from .data.images import MAX_IMAGE_PIXELS, PILLOW_MAX_PIXELS
 from .errors import ConfigError
 from .features import EXTRACTORS
-from .settings import IntPair, Section, _is_type_tag
+from .settings import Int, IntPair, Section, _is_type_tag
 
 class _Section(Section):
     """A config section: unknown keys are errors, floats finite, values frozen after validation."""
@@ -36,11 +38,26 @@ class DataConfig(_Section):
     n_train: int | None = Field(None, ge=2, description="use at most this many training images (stratified), before the validation split")
     per_class: int | None = Field(None, ge=2, description="use at most this many training images per class, before the split")
     use_test: bool = Field(False, description="also score the source's test split, when it has one")
+    max_image_pixels: Int = Field(
+        MAX_IMAGE_PIXELS, ge=1, le=PILLOW_MAX_PIXELS,
+        description="folder source: refuse any image of more pixels (width x height), before decoding it",
+    )
+    follow_symlinks: bool = Field(
+        False, description="folder source: accept symbolic links that lead outside the image folder")
 
     @field_validator("root", "cache_dir")
     @classmethod
     def _expand(cls, value):
         return None if value is None else Path(os.path.expandvars(os.path.expanduser(str(value))))
+
+    @model_validator(mode="after")
+    def _image_size_within_pixel_limit(self):
+        if self.image_size is not None and self.image_size[0] * self.image_size[1] > self.max_image_pixels:
+            raise ValueError(
+                f"image_size {list(self.image_size)} is {self.image_size[0] * self.image_size[1]:,} pixels, over "
+                f"data.max_image_pixels ({self.max_image_pixels:,}); choose a smaller size"
+            )
+        return self
 
 
 class _FeaturesSection(_Section):
@@ -198,15 +215,8 @@ def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Confi
 
 
 def read_text_file(path: str | os.PathLike, what: str) -> str:
-    """The UTF-8 text of a config or batch file, or a ConfigError saying why it cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        hint = " (it is a directory)" if path.is_dir() else ""
-        raise ConfigError(f"{what} file not found: {path}{hint}")
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read {what} file ({exc})") from None
+    """The UTF-8 text of a config or batch file (size-limited), or a ConfigError saying why not."""
+    return yaml_safe.read_yaml_text(path, what)
 
 
 def parse_config(text: str, source: str = "<config>", overrides: Sequence[str] = ()) -> Config:
@@ -218,17 +228,13 @@ def parse_config(text: str, source: str = "<config>", overrides: Sequence[str] =
 
 
 def read_yaml_mapping(text: str, source: str, what: str) -> dict:
-    """Parse YAML `text` that must hold a mapping (empty text gives {}); errors name the line."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{source}: YAML syntax error{where}: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: YAML error: {exc}") from None
+    """Parse YAML `text` that must hold a non-empty mapping, within featpipe's YAML limits."""
+    data = yaml_safe.parse_yaml(text, source)
     if data is None:
-        return {}
+        raise ConfigError(
+            f"{source}: the {what} file is empty (or holds only comments); "
+            f"write at least one key, e.g. `name: my-run`"
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level of the {what}, got {type(data).__name__}")
     return data
@@ -252,9 +258,11 @@ def apply_override(data: dict, override: str) -> None:
     parts = key.split(".")
     _check_key_path(parts, f"--set {key}")
     try:
-        value = yaml.safe_load(raw_value) if raw_value.strip() else None
+        value = yaml_safe.parse_yaml(raw_value, f"--set {key}") if raw_value.strip() else None
+    except yaml_safe.YamlLimitError:
+        raise
     except yaml.YAMLError:
-        value = raw_value
+        value = raw_value  # not YAML: the text itself, e.g. a description with a colon
     node = data
     for i, part in enumerate(parts[:-1]):
         child = node.get(part)

@@ -10,16 +10,40 @@ import numpy as np
 
 from . import atomic, model_io, provenance
 from .data import load_source, parse_spec
-from .errors import DataError
+from .data.images import PILLOW_MAX_PIXELS
+from .errors import DataError, ModelError
 from .imageops import conform, read_image
 from .metrics import classification_scores
 from .runner import read_run
 
 
 def load_model(run_dir: str | Path):
-    """The fitted model of a run folder and its metrics (which name its classes and image shape)."""
+    """The fitted model of a run folder and its metrics (which name its classes and image shape).
+
+    The model is tried on one blank image before it is returned, so a model file whose arrays
+    no longer fit together fails here, as a ModelError, rather than in the middle of numpy.
+    """
     metrics = read_run(run_dir)
-    return model_io.load(run_dir), metrics
+    data = metrics.get("data") if isinstance(metrics, dict) else None
+    names = data.get("class_names") if isinstance(data, dict) else None
+    shape = data.get("image_shape") if isinstance(data, dict) else None
+    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names)
+            and isinstance(shape, list) and len(shape) == 3
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)
+            and shape[2] in (1, 3) and shape[0] * shape[1] <= PILLOW_MAX_PIXELS):
+        raise ModelError(
+            f"{Path(run_dir) / 'metrics.json'}: data.class_names (two or more names) and data.image_shape "
+            f"([height, width, channels]) are missing or malformed; is this a finished featpipe run?"
+        )
+    model = model_io.load(run_dir)
+    try:
+        model.predict(np.zeros((1, *shape), dtype=np.uint8))
+    except (ValueError, TypeError, IndexError, AttributeError, KeyError) as exc:
+        raise ModelError(
+            f"{Path(run_dir) / 'model.npz'}: the saved model cannot be used: its arrays do not fit "
+            f"together or the images it expects ({exc})"
+        ) from None
+    return model, metrics
 
 
 def evaluate(run_dir: str | Path, spec: str, split: str | None = None, progress: bool = True) -> dict:
@@ -67,6 +91,8 @@ def predict(run_dir: str | Path, image_paths: Sequence[str | Path], top: int = 3
     Scores are class probabilities when the classifier gives them, else its decision values.
     """
     model, metrics = load_model(run_dir)
+    for path in image_paths:
+        _check_image_file(Path(path))
     classes = list(metrics["data"]["class_names"])
     shape = tuple(metrics["data"]["image_shape"])
     images = np.stack([read_image(path, shape) for path in image_paths])
@@ -85,3 +111,16 @@ def predict(run_dir: str | Path, image_paths: Sequence[str | Path], top: int = 3
          "top": [{"class": column_class[j], "score": float(scores[i, j])} for j in order[i]]}
         for i, path in enumerate(image_paths)
     ]
+
+
+def _check_image_file(path: Path) -> None:
+    """Refuse what is not an image file by its kind: a folder, a missing path, a device."""
+    if path.is_dir():
+        raise DataError(
+            f"{path} is a directory; predict takes image files (e.g. {path}/*.jpg); to score a labelled "
+            f"image folder use `featpipe evaluate RUN --data {path}`"
+        )
+    if not path.exists():
+        raise DataError(f"image not found: {path}")
+    if not path.is_file():
+        raise DataError(f"{path} is not a regular file (a device, FIFO or socket); predict takes image files")

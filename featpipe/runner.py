@@ -16,9 +16,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from . import atomic, model_io, pipeline, provenance
+from . import atomic, memory, model_io, pipeline, provenance
 from .config import Config, dump_yaml
-from .data import Dataset, load_source, stratified_split, subset
+from .data import Dataset, check_trainable, load_source, stratified_split, subset
 from .data.cache import cache_root
 from .errors import ConfigError, DataError
 from .features._images import show_progress
@@ -69,13 +69,15 @@ def load_splits(config: Config, progress: bool = True) -> Splits:
     data = config.data
     sources = load_source(
         data.source, root=data.root, cache_dir=data.cache_dir, download=data.download,
-        image_size=data.image_size, progress=progress,
+        image_size=data.image_size, max_image_pixels=data.max_image_pixels,
+        follow_symlinks=data.follow_symlinks, progress=progress,
     )
     if "train" not in sources:
         raise DataError(f"data source {data.source!r} has no 'train' split (found: {', '.join(sorted(sources))})")
     pool = sources["train"]
     if data.n_train is not None or data.per_class is not None:
         pool = subset(pool, n=data.n_train, per_class=data.per_class, seed=config.seed)
+    check_trainable(pool)
     train, val = stratified_split(pool, data.val_fraction, config.seed)
     test = None
     if data.use_test:
@@ -117,6 +119,7 @@ def run_experiment(
         extractor, features, feature_times, cache_hits = _compute_features(config, splits, progress)
     n_features = int(features["train"].shape[1])
 
+    memory.check_training(config, len(splits.train), n_features, len(splits.train.class_names))
     checkpoints = checkpoint_dir_for(config, run_dir.parent)
     with timer("train"):
         classifier, selection = _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress)

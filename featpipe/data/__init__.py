@@ -5,7 +5,7 @@ Every source returns ``{split_name: Dataset}`` with uint8 images (N, H, W, C); s
 """
 
 from featpipe.data.cache import cache_root
-from featpipe.data.dataset import Dataset, stratified_split, subset
+from featpipe.data.dataset import Dataset, check_trainable, stratified_split, subset
 from featpipe.data.download import CIFAR10_MD5, CIFAR10_URL, download_cifar10
 from featpipe.data.sources import SOURCES, describe, load_source, parse_spec
 
@@ -15,6 +15,7 @@ __all__ = [
     "SOURCES",
     "Dataset",
     "cache_root",
+    "check_trainable",
     "describe",
     "download_cifar10",
     "load_source",

@@ -61,6 +61,10 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
             raise RefusedGlobal(module, name) from None
 
 
+# An official batch is 31 MB (10,000 images); anything far larger is not one.
+_MAX_BATCH_BYTES = 256 * 2**20
+
+
 def read_batch(path: str | Path) -> dict[str, object]:
     """Unpickle one CIFAR batch file with the restricted unpickler; keys decoded to str.
 
@@ -68,6 +72,12 @@ def read_batch(path: str | Path) -> dict[str, object]:
     """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise DataError(f"CIFAR-10 file {path} is not a regular file (a folder, FIFO or device)")
+        if size > _MAX_BATCH_BYTES:
+            raise DataError(f"CIFAR-10 file {path} is {size:,} bytes; a batch is about 31 MB "
+                            f"(at most {_MAX_BATCH_BYTES:,} are read)")
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read CIFAR-10 file {path}: {exc}") from exc

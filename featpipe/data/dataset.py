@@ -143,6 +143,22 @@ def stratified_split(ds: Dataset, val_fraction: float, seed: int) -> tuple[Datas
     return train, val
 
 
+def check_trainable(ds: Dataset) -> None:
+    """Refuse training images that hold fewer than two classes (no classifier can learn from them)."""
+    present = np.unique(ds.labels)
+    if present.size >= 2:
+        return
+    if present.size == 0:
+        raise DataError(f"{ds.source}: no training images; a classifier needs images of at least two classes")
+    only = ds.class_names[int(present[0])]
+    others = [name for name in ds.class_names if name != only]
+    absent = f" ({', '.join(map(repr, others))} {'has' if len(others) == 1 else 'have'} none)" if others else ""
+    raise DataError(
+        f"{ds.source}: every training image is of class {only!r}{absent}; a classifier needs images of "
+        "at least two classes: add class folders (<split>/<class>/<images>)"
+    )
+
+
 def subset(
     ds: Dataset, *, n: int | None = None, per_class: int | None = None, seed: int
 ) -> Dataset:

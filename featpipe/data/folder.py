@@ -6,10 +6,18 @@ Layout rules (each violation is a DataError naming the path):
   a single top-level folder, which is detected (it holds folders of folders, not images).
 - Every folder under `root` is a split; every folder under a split is a class. Class names
   are the union over splits, sorted, so labels mean the same class in every split.
-- A class folder holds only ``.png``/``.jpg``/``.jpeg`` files (any case). Hidden entries (names
-  starting with ``.``, e.g. ``.DS_Store``, ``._x.jpg`` from macOS) are skipped silently
-  everywhere; any other file is an error, as is an empty class folder or a split without
-  class folders. Loose files beside the split folders (a README, a licence) are ignored.
+- A class folder holds only ``.png``/``.jpg``/``.jpeg`` files (any case), decoded by content: a
+  file that is really another format is an error saying which. Hidden entries (names starting
+  with ``.``, e.g. ``.DS_Store``, ``._x.jpg`` from macOS) and the files and folders operating
+  systems add (``Thumbs.db``, ``desktop.ini``, ``__MACOSX``, ...: `SYSTEM_NAMES`) are skipped
+  silently everywhere; any other file is an error, as is an empty class folder or a split
+  without class folders. Loose files beside the split folders (a README, a licence) are ignored.
+- Symbolic links (split or class folders, image files) may point anywhere inside the image
+  folder; a link leading outside it is refused, naming the link and its target, unless
+  `follow_symlinks` (``data.follow_symlinks: true``) allows it.
+- Class names must be valid UTF-8 (they end up in JSON, plots and reports); a folder whose name
+  is not is refused before anything is decoded.
+- Each image may hold at most `max_image_pixels` pixels (``data.max_image_pixels``).
 - Images are RGB, unless every image of the source is grayscale: then (H, W, 1). All images
   must share one size unless `image_size` = (H, W) asks for resizing.
 
@@ -31,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from featpipe import memory
 from featpipe.atomic import atomic_dir, atomic_path, write_json
 from featpipe.data import images as _images
 from featpipe.data.archive import extract_archive, is_archive
@@ -47,6 +56,12 @@ _CACHE_FORMAT = 1
 _DECODE_THREADS = 4
 _CHUNK = 256
 
+#: Files and folders that operating systems and NAS boxes drop into folders (compared lowercased).
+SYSTEM_NAMES = frozenset({
+    "thumbs.db", "ehthumbs.db", "ehthumbs_vista.db", "desktop.ini", "icon\r", "__macosx",
+    "$recycle.bin", "system volume information", "@eadir", "#recycle", "lost+found",
+})
+
 
 @dataclass(frozen=True)
 class _Split:
@@ -60,6 +75,8 @@ def load_folder(
     *,
     cache_dir=None,
     image_size: tuple[int, int] | None = None,
+    max_image_pixels: int | None = None,
+    follow_symlinks: bool = False,
     progress: bool = True,
 ) -> dict[str, Dataset]:
     """Load every split of an image folder (or .tar.gz of one) as ``{split: Dataset}``.
@@ -72,6 +89,10 @@ def load_folder(
         Cache root override (see `cache_root`).
     image_size : (int, int), optional
         Resize every image to (height, width); needed when the images differ in size.
+    max_image_pixels : int, optional
+        Refuse any image of more pixels (default `featpipe.data.images.MAX_IMAGE_PIXELS`).
+    follow_symlinks : bool
+        Accept symbolic links that lead outside the folder (links inside it are always fine).
     progress : bool
         Show progress bars while extracting and decoding.
 
@@ -92,14 +113,18 @@ def load_folder(
         folder = _unwrap_single_folder(extract_archive(given, cache_dir, progress=progress))
     else:
         folder = given
-    splits = _scan(folder)
+    splits = _scan(folder, follow_symlinks)
     class_names = tuple(sorted({cls for split in splits for cls, _ in split.files}))
     files_key = _files_key(splits, image_size)
     cache = cache_root(cache_dir) / "folders" / _location_key(folder, image_size)
     arrays = _read_cache(cache, files_key, class_names, splits)
     if arrays is None:
-        arrays = _decode_splits(splits, class_names, image_size, progress)
-        _write_cache(cache, files_key, class_names, arrays, folder, image_size)
+        arrays = _decode_splits(splits, class_names, image_size, max_image_pixels, progress)
+        try:
+            _write_cache(cache, files_key, class_names, arrays, folder, image_size)
+        except OSError as exc:
+            raise DataError(f"cannot write the decoded images to the cache folder {cache}: {exc}; free some "
+                            "space, or set FEATPIPE_CACHE (or data.cache_dir) to a writable folder") from None
     return {
         name: Dataset(images, labels, class_names, f"folder:{given}[{name}]")
         for name, (images, labels) in arrays.items()
@@ -119,17 +144,56 @@ def _unwrap_single_folder(folder: Path) -> Path:
 
 
 def _listdir(folder: Path) -> list[os.DirEntry]:
-    """Non-hidden entries of `folder`, sorted by name (scandir: no stat per entry for is_dir)."""
+    """Entries of `folder` but hidden and system ones, sorted by name (scandir: no stat per entry)."""
     try:
         with os.scandir(folder) as it:
-            return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+            return sorted((e for e in it if not _skipped(e.name)), key=lambda e: e.name)
     except OSError as exc:
-        raise DataError(f"cannot list folder {folder}: {exc}") from exc
+        raise DataError(f"cannot list folder {_shown(folder)}: {exc}") from exc
 
 
-def _scan(root: Path) -> list[_Split]:
+def _skipped(name: str) -> bool:
+    return name.startswith(".") or name.lower() in SYSTEM_NAMES
+
+
+def _check_entry(entry: os.DirEntry, root: Path, follow_symlinks: bool) -> None:
+    """Refuse a broken symbolic link, or one leading outside `root` unless `follow_symlinks`."""
+    if not entry.is_symlink():
+        return
+    target = os.path.realpath(entry.path)
+    if not os.path.exists(target):
+        raise DataError(f"{_shown(entry.path)} is a broken symbolic link (to {_shown(os.readlink(entry.path))})")
+    boundary = os.path.realpath(root)
+    if follow_symlinks or os.path.commonpath([boundary, target]) == boundary:
+        return
+    raise DataError(
+        f"{_shown(entry.path)} is a symbolic link to {_shown(target)}, outside the image folder {_shown(root)}; "
+        "set data.follow_symlinks: true to accept links that leave it"
+    )
+
+
+def _check_utf8_name(folder: Path, kind: str) -> None:
+    """Refuse a split or class folder whose name is not UTF-8: names go into JSON, plots and reports."""
+    try:
+        folder.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(
+            f"{kind} folder {_shown(folder)}: its name is not valid UTF-8, and {kind} names are written "
+            "to JSON, plots and reports; rename the folder (e.g. with `convmv -f latin1 -t utf8`)"
+        ) from None
+
+
+def _shown(path) -> str:
+    return _images.shown_path(path)
+
+
+def _scan(root: Path, follow_symlinks: bool = False) -> list[_Split]:
     """List splits, classes and image files, enforcing the layout rules of this module."""
-    split_dirs = [Path(e.path) for e in _listdir(root) if e.is_dir()]
+    split_entries = [e for e in _listdir(root) if e.is_dir()]
+    for entry in split_entries:
+        _check_entry(entry, root, follow_symlinks)
+        _check_utf8_name(Path(entry.path), "split")
+    split_dirs = [Path(e.path) for e in split_entries]
     if not split_dirs:
         raise DataError(
             f"no split folders in {root}: expected {root}/<split>/<class>/<image>.png|jpg "
@@ -140,31 +204,37 @@ def _scan(root: Path) -> list[_Split]:
         class_dirs = []
         for entry in _listdir(split_dir):
             if entry.is_dir():
+                _check_entry(entry, root, follow_symlinks)
+                _check_utf8_name(Path(entry.path), "class")
                 class_dirs.append(Path(entry.path))
             elif entry.name.lower().endswith(_images.IMAGE_SUFFIXES):
                 raise DataError(
-                    f"image {entry.path} lies directly in split folder {split_dir}; "
+                    f"image {_shown(entry.path)} lies directly in split folder {_shown(split_dir)}; "
                     "images must be inside class folders (<split>/<class>/<image>)"
                 )
         if not class_dirs:
-            raise DataError(f"split folder {split_dir} has no class folders (expected {split_dir}/<class>/<images>)")
+            raise DataError(f"split folder {_shown(split_dir)} has no class folders (expected {_shown(split_dir)}/<class>/<images>)")
         files, stamps = [], []
         for class_dir in class_dirs:
             entries = _listdir(class_dir)
             if not entries:
-                raise DataError(f"class folder {class_dir} is empty (no .png/.jpg/.jpeg files)")
+                raise DataError(f"class folder {_shown(class_dir)} is empty (no .png/.jpg/.jpeg files)")
             for entry in entries:
+                _check_entry(entry, root, follow_symlinks)
                 if entry.is_dir():
-                    raise DataError(f"unexpected folder {entry.path} inside class folder {class_dir}; nested folders are not supported")
+                    raise DataError(f"unexpected folder {_shown(entry.path)} inside class folder {_shown(class_dir)}; nested folders are not supported")
+                if not entry.is_file():
+                    # a FIFO named x.png would block the decoder forever
+                    raise DataError(f"{_shown(entry.path)} is not a regular file (a FIFO, socket or device)")
                 if not entry.name.lower().endswith(_images.IMAGE_SUFFIXES):
                     raise DataError(
-                        f"{entry.path} is not an image file: class folders may hold only "
+                        f"{_shown(entry.path)} is not an image file: class folders may hold only "
                         f"{', '.join(_images.IMAGE_SUFFIXES)} files (hidden files are skipped)"
                     )
                 try:
                     stat = entry.stat()
                 except OSError as exc:
-                    raise DataError(f"cannot read {entry.path}: {exc}") from exc
+                    raise DataError(f"cannot read {_shown(entry.path)}: {exc}") from exc
                 files.append((class_dir.name, entry.path))
                 stamps.append(f"{split_dir.name}/{class_dir.name}/{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}")
         splits.append(_Split(split_dir.name, files, stamps))
@@ -230,7 +300,21 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
             os.fsync(f.fileno())
 
 
-def _decode_splits(splits, class_names, image_size, progress) -> dict:
+def _check_memory(splits, image_size) -> None:
+    """Refuse, before decoding, image arrays that cannot fit in memory (sized from the first image)."""
+    n = sum(len(split.files) for split in splits)
+    if image_size is not None:
+        height, width = image_size
+    else:
+        width, height = _images.image_dimensions(splits[0].files[0][1])  # all must share one size
+    # decoded one by one, then stacked into one array per split: twice the pixels at the peak
+    memory.check_fits(2 * memory.matrix_bytes(n, height * width * 3, itemsize=1),
+                      f"decoding {n:,} images of {height}x{width} pixels", "set data.image_size smaller "
+                      "(e.g. [64, 64]) or use fewer images", DataError)
+
+
+def _decode_splits(splits, class_names, image_size, max_pixels, progress) -> dict:
+    _check_memory(splits, image_size)
     index = {name: k for k, name in enumerate(class_names)}
     decoded = {}
     with ThreadPoolExecutor(max_workers=_DECODE_THREADS) as pool:
@@ -242,7 +326,7 @@ def _decode_splits(splits, class_names, image_size, progress) -> dict:
             with bar:
                 arrays = []
                 # One task per chunk: a future per image costs more than decoding a 32x32 JPEG.
-                for chunk in pool.map(lambda c: [_images.decode_image(p, image_size) for p in c], chunks):
+                for chunk in pool.map(lambda c: [_images.decode_image(p, image_size, max_pixels) for p in c], chunks):
                     arrays.extend(chunk)
                     bar.update(len(chunk))
             labels = np.array([index[cls] for cls, _ in split.files], dtype=np.int64)

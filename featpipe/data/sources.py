@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from featpipe import memory
 from featpipe.data import images as _images
 from featpipe.data.dataset import Dataset
 from featpipe.errors import DataError
@@ -20,6 +21,8 @@ def load_source(
     cache_dir=None,
     download: bool = True,
     image_size: tuple[int, int] | None = None,
+    max_image_pixels: int | None = None,
+    follow_symlinks: bool = False,
     progress: bool = True,
 ) -> dict[str, Dataset]:
     """Load a data source and return its splits, e.g. ``{"train": ds, "test": ds}``.
@@ -38,6 +41,9 @@ def load_source(
         Let ``cifar10`` download its archive when it is not found.
     image_size : (int, int), optional
         Resize every image to (height, width) with Pillow's antialiased filter.
+    max_image_pixels, follow_symlinks
+        ``folder`` only: the per-image pixel limit and whether links may leave the folder
+        (see `featpipe.data.folder.load_folder`).
     progress : bool
         Show progress bars for long steps.
     """
@@ -51,7 +57,8 @@ def load_source(
     elif source == "folder":
         from featpipe.data.folder import load_folder
 
-        return load_folder(root, cache_dir=cache_dir, image_size=image_size, progress=progress)
+        return load_folder(root, cache_dir=cache_dir, image_size=image_size, max_image_pixels=max_image_pixels,
+                           follow_symlinks=follow_symlinks, progress=progress)
     elif source == "cifar10":
         from featpipe.data.cifar10 import load_cifar10
 
@@ -59,6 +66,11 @@ def load_source(
     else:
         raise DataError(f"data.source={source!r} is not a known source; choose one of {', '.join(SOURCES)}")
     if image_size is not None:
+        n = sum(len(ds) for ds in splits.values())
+        channels = next(iter(splits.values())).images.shape[3]
+        memory.check_fits(memory.matrix_bytes(n, image_size[0] * image_size[1] * channels, itemsize=1),
+                          f"resizing {n:,} images to {image_size[0]}x{image_size[1]}",
+                          "set data.image_size smaller", DataError)
         splits = {
             name: Dataset(_images.resize_images(ds.images, image_size), ds.labels, ds.class_names, ds.source)
             for name, ds in splits.items()

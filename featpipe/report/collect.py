@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from .. import yaml_safe
 from ..errors import FeatpipeError, ModelError
 
 RUN_MARKERS = ("metrics.json", "error.json")
@@ -195,7 +196,7 @@ def merge_batches(root: Path, runs: list[RunRecord], warnings: list[str]) -> lis
 
 def _read_config(path: Path, warnings: list[str]) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_safe.read_yaml_file(path, "config")  # bounded: a run folder may be hostile
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         warnings.append(f"{path}: unreadable config ({_first_line(exc)}); using metrics.json alone")
         return {}

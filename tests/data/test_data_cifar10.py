@@ -186,3 +186,15 @@ def test_read_batch_decodes_keys(tmp_path):
     batch = read_batch(path)
     assert set(batch) == {"data", "plain"}
     np.testing.assert_array_equal(batch["data"], [0, 1, 2])
+
+
+def test_oversized_or_special_batch_files_are_refused_before_reading(tmp_path, monkeypatch):
+    write_cifar_folder(tmp_path)
+    monkeypatch.setattr(cifar10_module, "_MAX_BATCH_BYTES", 1000)
+    with pytest.raises(DataError, match=r"data_batch_1 is [\d,]+ bytes; a batch is about 31 MB"):
+        read_batch(tmp_path / "data_batch_1")
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(DataError, match="fifo is not a regular file"):
+        read_batch(tmp_path / "fifo")

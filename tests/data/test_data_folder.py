@@ -92,9 +92,9 @@ def counting_decoder(monkeypatch):
     calls = []
     real = images_module.decode_image
 
-    def decode(path, image_size=None):
+    def decode(path, image_size=None, max_pixels=None):
         calls.append(path)
-        return real(path, image_size)
+        return real(path, image_size, max_pixels)
 
     monkeypatch.setattr(images_module, "decode_image", decode)
     return calls
