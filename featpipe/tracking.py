@@ -29,6 +29,7 @@ from typing import Iterable, Iterator
 
 import yaml
 
+from . import yaml_safe
 from .errors import FeatpipeError, ModelError
 
 EXTRA_HINT = "pip install 'featpipe[mlflow]'"
@@ -78,7 +79,7 @@ def read_finished_run(run_dir: str | Path) -> FinishedRun:
     if metrics.get("status") != "done" or not isinstance(metrics.get("accuracy"), dict):
         raise ModelError(f"{path}: not a finished run (status {metrics.get('status')!r}); only finished runs are logged")
     try:
-        config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+        config = yaml_safe.read_yaml_file(path / "config.yaml", "config")
         history_path = path / "history.json"
         history = json.loads(history_path.read_text(encoding="utf-8")) if history_path.is_file() else None
     except (OSError, yaml.YAMLError, json.JSONDecodeError) as exc:
