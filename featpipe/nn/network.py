@@ -1,11 +1,12 @@
 """The numeric core of a fully connected network: parameters, forward and backward passes.
 
 `Network` holds the weight matrices and bias vectors and computes the loss and all gradients
-for a batch, CS231n style (``loss(X, y) -> (loss, grads)``). The training path
-(`Network.forward_backward`) is written for speed: activations and gradients go into buffers
-that are allocated once and reused every step (``np.dot(..., out=...)``), ReLU and dropout
-work in place, and the gradient with respect to the network's input is never computed (nothing
-needs it). `forward_scores` is the allocation-light inference pass used by ``predict``.
+for a batch, CS231n style (``loss(X, y) -> (loss, grads)``). Its training path
+(`Network.forward_backward`) chains the layer functions of `featpipe.nn.layers` (the ones the
+gradient checks test) and keeps it fast by handing them buffers: activations and gradients go
+into arrays allocated once and reused every step, ReLU and dropout work in place, and the
+gradient with respect to the network's input is never computed (nothing needs it).
+`forward_scores` is the allocation-light inference pass used by ``predict``.
 
 Layer ``l`` computes ``h_{l+1} = act(h_l @ W_l + b_l)`` for hidden layers and plain
 ``h_L @ W_L + b_L`` (the class scores) for the last one; dropout, if any, follows each hidden
@@ -18,14 +19,19 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .layers import ACTIVATIONS
+from .layers import (
+    ACTIVATIONS, IN_PLACE_ACTIVATIONS, affine_backward, affine_forward, dropout_backward, dropout_forward,
+)
 from .losses import softmax_cross_entropy
 
-__all__ = ["Network", "forward_scores", "init_weights"]
+__all__ = ["INITS", "Network", "forward_scores", "init_weights"]
 
 LossFn = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
 
 _RELU_LIKE = ("relu", "leaky_relu", "gelu")
+
+#: Weight initializations `init_weights` knows (the MLP's ``init`` setting).
+INITS = ("auto", "he", "xavier")
 
 
 def init_weights(
@@ -77,8 +83,7 @@ def forward_scores(
     for start in range(0, X.shape[0], batch_rows):
         h = X[start : start + batch_rows]
         for i, (w, b) in enumerate(zip(weights, biases)):
-            a = h @ w
-            a += b
+            a = affine_forward(h, w, b)[0]
             h = a if i == len(weights) - 1 else forward(a)[0]
         out[start : start + batch_rows] = h
     return out
@@ -166,56 +171,36 @@ class Network:
         self._ensure_buffers(n)
         last = len(self.weights) - 1
         forward, backward = ACTIVATIONS[self.activation]
-        in_place = self.activation in ("relu", "identity")
-        keep = 1.0 - self.dropout
+        in_place = self.activation in IN_PLACE_ACTIVATIONS
         if self.dropout and rng is None:
             raise ValueError("dropout needs a random generator (rng)")
 
-        inputs = [X]  # input of each affine layer
-        caches: list = []
-        masks: list = []
+        affine_caches, hidden_caches = [], []  # hidden: (activation cache, dropout mask)
         h = X
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            a = np.dot(h, w, out=self._pre[i][:n])
-            a += b
+            h, cache = affine_forward(h, w, b, out=self._pre[i][:n])
+            affine_caches.append(cache)
             if i == last:
-                h = a
                 break
-            if self.activation == "relu":
-                np.maximum(a, 0, out=a)
-                h, cache = a, a
-            elif self.activation == "identity":
-                h, cache = a, None
-            else:
-                h, cache = forward(a)
-            if self.dropout:
-                mask = rng.random(h.shape, dtype=self.dtype) < keep
-                if in_place:
-                    np.multiply(h, mask, out=h)
-                else:  # h may be the activation's cache: do not overwrite it
-                    h = h * mask
-                h *= 1.0 / keep
-                masks.append(mask)
-            caches.append(cache)
-            inputs.append(h)
+            h, act_cache = forward(h, out=h) if in_place else forward(h)
+            mask = None
+            if self.dropout:  # in place only where that leaves the activation's cache intact
+                h, mask = dropout_forward(h, self.dropout, rng, out=h if in_place else None)
+            hidden_caches.append((act_cache, mask))
 
         loss, g = loss_fn(h, y)
 
         for i in range(last, -1, -1):
-            np.dot(inputs[i].T, g, out=self.grad_weights[i])
-            np.sum(g, axis=0, out=self.grad_biases[i])
+            dx_buffer = self._dh[i - 1][:n] if i > 0 else None
+            dh, _, _ = affine_backward(
+                g, affine_caches[i], input_grad=i > 0, out=(dx_buffer, self.grad_weights[i], self.grad_biases[i])
+            )
             if i == 0:
                 break
-            dh = np.dot(g, self.weights[i].T, out=self._dh[i - 1][:n])
-            if self.dropout:
-                np.multiply(dh, masks[i - 1], out=dh)
-                dh *= 1.0 / keep
-            if self.activation == "relu":
-                # inputs[i] is the (dropped-out) ReLU output; where it is 0, dh is 0 anyway
-                np.multiply(dh, inputs[i] > 0, out=dh)
-            elif self.activation != "identity":
-                dh = backward(dh, caches[i - 1])
-            g = dh
+            act_cache, mask = hidden_caches[i - 1]
+            if mask is not None:
+                dh = dropout_backward(dh, mask, out=dh)
+            g = backward(dh, act_cache, out=dh) if in_place else backward(dh, act_cache)
         return loss, h
 
     def loss(
