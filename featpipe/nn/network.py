@@ -19,12 +19,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..standardize import apply_standardization
 from .layers import (
     ACTIVATIONS, IN_PLACE_ACTIVATIONS, affine_backward, affine_forward, dropout_backward, dropout_forward,
 )
 from .losses import softmax_cross_entropy
 
-__all__ = ["INITS", "Network", "forward_scores", "init_weights"]
+__all__ = ["INITS", "Network", "forward_scores", "init_weights", "standardized_scores"]
 
 LossFn = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
 
@@ -89,6 +90,24 @@ def forward_scores(
     return out
 
 
+def standardized_scores(
+    X: np.ndarray,
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray],
+    activation: str,
+    mean: np.ndarray,
+    std: np.ndarray,
+    batch_rows: int = 2048,
+) -> np.ndarray:
+    """Class scores of ``(X - mean) / std`` (inference), standardized a block of rows at a time
+    so that no standardized copy of all of ``X`` is made."""
+    out = np.empty((X.shape[0], weights[-1].shape[1]), dtype=np.float32)
+    for start in range(0, X.shape[0], batch_rows):
+        block = apply_standardization(X[start : start + batch_rows], mean, std)
+        out[start : start + batch_rows] = forward_scores(block, weights, biases, activation)
+    return out
+
+
 class Network:
     """Weights, biases and gradient buffers of a fully connected network.
 
@@ -122,6 +141,7 @@ class Network:
         self._capacity = 0
         self._pre: list[np.ndarray] = []
         self._dh: list[np.ndarray] = []
+        self._input = np.empty((0, weights[0].shape[0]), dtype=self.dtype)
 
     @property
     def params(self) -> list[np.ndarray]:
@@ -132,6 +152,12 @@ class Network:
     def grads(self) -> list[np.ndarray]:
         """Gradient buffers matching `params`, filled by `forward_backward`."""
         return [a for pair in zip(self.grad_weights, self.grad_biases) for a in pair]
+
+    def input_buffer(self, n: int) -> np.ndarray:
+        """A reusable array of at least ``n`` rows of inputs, to assemble batches in."""
+        if self._input.shape[0] < n:
+            self._input = np.empty((n, self._input.shape[1]), dtype=self.dtype)
+        return self._input
 
     def _ensure_buffers(self, n: int) -> None:
         """(Re)allocate per-layer activation and gradient buffers for batches of ``n`` rows."""
