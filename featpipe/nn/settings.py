@@ -64,7 +64,11 @@ class MlpSettings(Section):
     epochs: Int = Field(20, ge=1, description="maximum number of passes over the training data")
     augment_flip: Bool = Field(False, description="mirror training images left-right (raw pixels only)")
     augment_crop: Int = Field(0, ge=0, description="pad by this many pixels and crop at random (raw pixels only)")
-    normalize: choice(NORMALIZATIONS) = Field("auto", description="standardize inputs per channel, per feature, or not")
+    normalize: choice(NORMALIZATIONS) = Field(
+        "auto",
+        description="standardize inputs per channel, per feature, or not; auto: channel on raw pixels, else "
+        "feature (which undoes features.normalize=block: intended, see featpipe.standardize)",
+    )
     early_stopping: Bool = Field(True, description="keep the best validation epoch; stop after `patience` bad ones")
     patience: Int = Field(10, ge=1)
 
