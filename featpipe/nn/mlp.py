@@ -43,12 +43,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     hidden_sizes : tuple of int, default (100,)
         Width of each hidden layer. ``()`` gives a linear softmax (or SVM) classifier. Depth,
         counted as the number of weight matrices, is ``len(hidden_sizes) + 1``.
-    activation : {"relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity"}
+    activation : a key of `featpipe.nn.layers.ACTIVATIONS` (relu, leaky_relu, sigmoid, tanh, gelu, identity)
         Nonlinearity after each hidden layer. ``identity`` makes a deep linear network;
         ``gelu`` is the tanh approximation (see `featpipe.nn.layers.gelu_forward`).
     init : {"auto", "he", "xavier"}
         Weight initialization; ``auto`` is He for relu-like units, Xavier otherwise.
-    loss : {"softmax", "hinge"}
+    loss : a key of `featpipe.nn.losses.LOSSES` (softmax, hinge)
         Softmax cross-entropy or multiclass hinge (SVM) loss.
     label_smoothing : float in [0, 1)
         Label smoothing of the softmax loss.
@@ -58,7 +58,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         decoupled decay ``W *= 1 - learning_rate * weight_decay`` per step for adamw.
     dropout : float in [0, 1)
         Inverted-dropout probability after every hidden activation.
-    optimizer : {"sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"}
+    optimizer : a key of `featpipe.nn.optim.OPTIMIZERS` (sgd, momentum, nesterov, rmsprop, adam, adamw)
     learning_rate : float > 0
     momentum : float in [0, 1)
         For momentum and nesterov.
@@ -68,7 +68,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         Denominator offset for rmsprop, adam and adamw.
     rmsprop_decay : float in [0, 1), default 0.99
         Decay rate of rmsprop's running mean of squared gradients.
-    schedule : {"constant", "step", "cosine"}
+    schedule : one of `featpipe.nn.optim.SCHEDULES` (constant, step, cosine)
         Learning-rate schedule over the ``epochs`` (see `featpipe.nn.optim.Schedule`).
     warmup_epochs : int >= 0
         Epochs of linear learning-rate warm-up.
