@@ -20,6 +20,7 @@ from . import yaml_safe
 from .data.images import MAX_IMAGE_PIXELS, PILLOW_MAX_PIXELS
 from .errors import ConfigError
 from .features import EXTRACTORS
+from .nn.settings import MlpSettings
 from .settings import Int, IntPair, Section, _is_type_tag
 
 class _Section(Section):
@@ -129,43 +130,6 @@ class SvmConfig(_Section):
         return list(self.C) if isinstance(self.C, list) else [self.C]
 
 
-class MlpConfig(_Section):
-    """A fully connected network trained end to end (featpipe.nn.MLPClassifier's settings)."""
-
-    hidden_sizes: list[int] = [100]
-    activation: Literal["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "identity"] = "relu"
-    init: Literal["auto", "he", "xavier"] = "auto"
-    loss: Literal["softmax", "hinge"] = "softmax"
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
-    weight_decay: float = Field(5e-4, ge=0)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    optimizer: Literal["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"] = "sgd"
-    learning_rate: float = Field(0.01, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
-    rmsprop_decay: float = Field(0.99, ge=0, lt=1, description="rmsprop: decay of the squared-gradient average")
-    beta1: float = Field(0.9, ge=0, lt=1)
-    beta2: float = Field(0.999, ge=0, lt=1)
-    eps: float = Field(1e-8, gt=0)
-    schedule: Literal["constant", "step", "cosine"] = "constant"
-    warmup_epochs: int = Field(0, ge=0)
-    step_epochs: int = Field(10, ge=1)
-    step_gamma: float = Field(0.1, gt=0, le=1)
-    batch_size: int = Field(256, ge=1)
-    epochs: int = Field(20, ge=1)
-    augment_flip: bool = False
-    augment_crop: int = Field(0, ge=0)
-    normalize: Literal["auto", "channel", "feature", "none"] = "auto"
-    early_stopping: bool = True
-    patience: int = Field(10, ge=1)
-
-    @field_validator("hidden_sizes")
-    @classmethod
-    def _positive_sizes(cls, value):
-        if any(size < 1 for size in value):
-            raise ValueError(f"hidden sizes must be positive, got {value}")
-        return value
-
-
 class OutputConfig(_Section):
     """What a run keeps besides its metrics."""
 
@@ -183,8 +147,25 @@ class Config(_Section):
     features: FeaturesConfig = Field(default_factory=_default_features)
     classifier: Literal["svm", "mlp"] = "svm"
     svm: SvmConfig = SvmConfig()
-    mlp: MlpConfig = MlpConfig()
+    mlp: MlpSettings = MlpSettings()
     output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _mlp_image_settings_need_raw_pixels(self):
+        # The MLP sees images only when raw pixels are the whole feature vector (runner.py).
+        extractors = list(self.features.extractors())
+        if self.classifier != "mlp" or extractors == ["raw"]:
+            return self
+        used = [f"mlp.{name}={getattr(self.mlp, name)!r}" for name in ("augment_flip", "augment_crop")
+                if getattr(self.mlp, name)]
+        if self.mlp.normalize == "channel":
+            used.append("mlp.normalize='channel'")
+        if used:
+            raise ValueError(
+                f"{' and '.join(used)} work on images: use them with features: {{raw: {{}}}} alone "
+                f"(this config has features {extractors})"
+            )
+        return self
 
     def to_dict(self) -> dict:
         """The resolved config as plain JSON-able data (what a run directory records)."""
@@ -325,6 +306,8 @@ def _describe(error: dict) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
         return f"{path}: required key is missing"
+    if isinstance(error.get("input"), dict):  # a rule between settings names them in its message
+        return f"{path}: {message}" if loc else message
     return f"{path}: {message} (got {error.get('input')!r})"
 
 

@@ -61,12 +61,15 @@ def build_svm(svm: SvmConfig, C: float, n_samples: int, n_features: int, seed: i
 
 
 def build_mlp(config: Config, input_shape: tuple[int, ...] | None, progress: bool):
-    """featpipe's NumPy MLP with the config's settings, seeded from the run's seed."""
+    """featpipe's NumPy MLP with the config's settings, seeded from the run's seed.
+
+    `input_shape` is the images' (H, W, C) when raw pixels are the whole feature vector, else
+    None. On other features the MLP standardizes each feature again, which undoes
+    FeatureConcat's block weighting on purpose (see featpipe.standardize).
+    """
     from .nn import MLPClassifier
 
-    settings = config.mlp.model_dump()
-    settings["hidden_sizes"] = tuple(settings["hidden_sizes"])
-    return MLPClassifier(**settings, input_shape=input_shape, random_state=config.seed, progress=progress)
+    return MLPClassifier(**dict(config.mlp), input_shape=input_shape, random_state=config.seed, progress=progress)
 
 
 def assemble(features: FeatureConcat, classifier) -> Pipeline:

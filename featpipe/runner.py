@@ -204,11 +204,6 @@ def _fit_classifier(config, splits, features, n_features, checkpoints, resume, p
 
     raw_only = list(config.features.extractors()) == ["raw"]
     input_shape = tuple(splits.train.images.shape[1:]) if raw_only else None
-    if (config.mlp.augment_flip or config.mlp.augment_crop) and input_shape is None:
-        raise ConfigError(
-            "mlp.augment_flip / mlp.augment_crop work on images: use them with features: {raw: {}} alone "
-            f"(this config has features {list(config.features.extractors())})"
-        )
     mlp = pipeline.build_mlp(config, input_shape, progress)
     mlp.fit(features["train"], y_train, X_val=features["val"], y_val=y_val,
             checkpoint_dir=checkpoints, resume=resume)

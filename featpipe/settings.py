@@ -70,7 +70,10 @@ def validate_settings(schema: type[Section], values: Mapping[str, Any], owner: s
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            key = ".".join(str(part) for part in error["loc"] if not _is_type_tag(part)) or "(settings)"
+            key = ".".join(str(part) for part in error["loc"] if not _is_type_tag(part))
+            if not key:  # a rule between settings: its message names the settings itself
+                problems.append(rule_text(error))
+                continue
             shown = f"={error['input']!r}" if "input" in error and error["type"] != "extra_forbidden" else ""
             problems.append(f"{key}{shown} {rule_text(error)}")
         raise InputError(f"{owner}: " + "; ".join(problems)) from None

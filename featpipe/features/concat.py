@@ -15,6 +15,7 @@ from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError
+from ..standardize import apply_standardization, fit_standardization
 from ._images import check_choice
 
 NORMALIZATIONS = ("block", "standard", "none")
@@ -30,7 +31,8 @@ class FeatureConcat(TransformerMixin, _BaseComposition):
     normalize : {"block", "standard", "none"}
         "standard": standardize each feature with the training mean and std. "block": standardize,
         then scale each extractor's block by 1 / sqrt(its dimension), so every block has total
-        variance 1 whatever its size. "none": concatenate as is. Constant features get std 1.
+        variance 1 whatever its size. "none": concatenate as is. Constant features get std 1
+        (see `featpipe.standardize`, which also explains why an MLP re-standardizes them).
 
     Learned attributes: `mean_` and `scale_` (float32 (D,), transform computes
     (features - mean_) / scale_), `block_slices_` (dict name -> (start, stop): the block's columns,
@@ -113,21 +115,14 @@ class FeatureConcat(TransformerMixin, _BaseComposition):
             raise InputError(f"FeatureConcat: extractors returned different numbers of rows: {[b.shape[0] for b in blocks]}")
 
     def _fit_normalization(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n_features = features.shape[1]
         if self.normalize == "none":
+            n_features = features.shape[1]
             return np.zeros(n_features, np.float32), np.ones(n_features, np.float32)
-        mean = features.mean(axis=0, dtype=np.float64)
-        std = np.sqrt(np.mean(np.square(features - mean.astype(np.float32), dtype=np.float64), axis=0))
-        std[std < 1e-12] = 1.0  # constant feature: centre it, do not blow it up
-        if self.normalize == "block":
-            for start, stop in self.block_slices_.values():
-                std[start:stop] *= np.sqrt(stop - start)
-        return mean.astype(np.float32), std.astype(np.float32)
+        blocks = self.block_slices_.values() if self.normalize == "block" else ()
+        return fit_standardization(features, blocks=blocks)
 
     def _apply(self, features: np.ndarray) -> np.ndarray:
-        features -= self.mean_
-        features /= self.scale_
-        return features
+        return apply_standardization(features, self.mean_, self.scale_, out=features)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

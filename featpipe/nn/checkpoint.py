@@ -1,8 +1,17 @@
-"""Training checkpoints as one `.npz` file: named arrays plus a JSON document.
+"""The MLP's training checkpoint: one `.npz` file of named arrays plus a JSON document.
 
-Arrays (weights, optimizer state, ...) are stored as themselves; everything else (epoch,
-history, RNG states, settings) as a JSON string inside the same file, so one atomic rename
-publishes a consistent checkpoint and loading never needs pickle.
+Arrays (weights, optimizer state, the input standardization, the best epoch's weights) are
+stored as themselves; everything else (epoch, history, RNG seed, settings, data sizes) as a JSON
+string inside the same file, so one atomic rename publishes a consistent checkpoint and loading
+never needs pickle. `save_training` / `load_training` define the format (version 1):
+
+arrays   ``W{i}``, ``b{i}`` (layer i), ``opt.{slot}.{i}`` (optimizer state of parameter i in
+         ``[W0, b0, W1, ...]`` order), ``mean``, ``std``, ``best_W{i}``, ``best_b{i}``
+meta     ``format``, ``version``, ``params`` (the settings that shape the trajectory),
+         ``data`` (n_samples, n_features, n_classes), ``epochs_done``, ``history``,
+         ``best_epoch``, ``best_val``, ``has_best``, ``bad_epochs``, ``stopped``,
+         ``optimizer`` (name, step_count, slots), ``schedule`` (name, global_step, last_lr),
+         ``rng`` (seed_entropy; epoch e's generator is rebuilt from (seed_entropy, 1, e))
 """
 
 from __future__ import annotations
@@ -15,14 +24,20 @@ from typing import Any
 import numpy as np
 
 from .. import atomic
-from ..errors import ModelError
+from ..errors import InputError, ModelError
 
-__all__ = ["CHECKPOINT_NAME", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CHECKPOINT_NAME", "FORMAT", "load_checkpoint", "load_training", "save_checkpoint", "save_training"]
 
 #: File name of the checkpoint inside a checkpoint directory.
 CHECKPOINT_NAME = "mlp_checkpoint.npz"
 
 _META_KEY = "__meta_json__"
+
+#: The ``format`` field of an MLP training checkpoint.
+FORMAT = "featpipe-mlp-checkpoint"
+
+#: Settings that may differ between the run that wrote a checkpoint and the one resuming it.
+RESUMABLE_CHANGES = frozenset({"epochs", "patience", "progress"})
 
 
 def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -44,3 +59,84 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"{path}: not a readable MLP checkpoint ({exc})") from None
     return arrays, meta
+
+
+def save_training(path, run: dict[str, Any], state, network, optimizer, mean, std, rng) -> None:
+    """Write the training state after an epoch to ``path`` (atomically).
+
+    ``run`` holds ``params`` (trajectory settings, JSON) and ``data`` (the training data's
+    sizes); ``state`` is the loop's `featpipe.nn.training.TrainingState`; ``rng`` the generator
+    of the epoch just finished (its final state is kept for the record).
+    """
+    arrays = {"mean": mean, "std": std}
+    for i, (w, b) in enumerate(zip(network.weights, network.biases)):
+        arrays[f"W{i}"], arrays[f"b{i}"] = w, b
+    for slot, values in optimizer.state.items():
+        for i, a in enumerate(values):
+            arrays[f"opt.{slot}.{i}"] = a
+    if state.best_weights:
+        for i, (w, b) in enumerate(zip(state.best_weights, state.best_biases)):
+            arrays[f"best_W{i}"], arrays[f"best_b{i}"] = w, b
+    params = run["params"]
+    meta = {
+        "format": FORMAT,
+        "version": 1,
+        "params": params,
+        "data": run["data"],
+        "epochs_done": state.epochs_done,
+        "history": state.history,
+        "best_epoch": state.best_epoch,
+        "best_val": state.best_val,
+        "has_best": state.best_weights is not None,
+        "bad_epochs": state.bad_epochs,
+        "stopped": state.stopped,
+        "optimizer": {"name": params["optimizer"], "step_count": optimizer.step_count,
+                      "slots": list(optimizer.state)},
+        "schedule": {"name": params["schedule"], "global_step": state.global_step,
+                     "last_lr": optimizer.learning_rate},
+        "rng": {"seed_entropy": str(state.entropy), "spawn_key_of_epoch": [1, "epoch"],
+                "last_epoch_generator_state": rng.bit_generator.state},
+    }
+    save_checkpoint(path, arrays, meta)
+
+
+def load_training(path, run: dict[str, Any], state, network, optimizer) -> tuple[np.ndarray, np.ndarray]:
+    """Load the checkpoint at ``path`` into the training objects; returns its (mean, std).
+
+    Raises InputError if it was written with other settings (except `RESUMABLE_CHANGES`) or
+    on other data than ``run`` describes, ModelError if it is not an MLP checkpoint.
+    """
+    arrays, meta = load_checkpoint(path)
+    if meta.get("format") != FORMAT:
+        raise ModelError(f"{path}: not an MLP training checkpoint")
+    saved, now = meta["params"], run["params"]
+    changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+    if changed:
+        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
+        raise InputError(
+            f"cannot resume from {path}: settings differ from the checkpoint ({detail}); "
+            f"only {', '.join(sorted(RESUMABLE_CHANGES))} may change"
+        )
+    if meta["data"] != run["data"]:
+        raise InputError(f"cannot resume from {path}: it was trained on data {meta['data']}, got {run['data']}")
+    for i in range(len(network.weights)):
+        network.weights[i][...] = arrays[f"W{i}"]
+        network.biases[i][...] = arrays[f"b{i}"]
+    optimizer.load_state_dict({
+        "step_count": meta["optimizer"]["step_count"],
+        "state": {slot: [arrays[f"opt.{slot}.{i}"] for i in range(len(network.params))]
+                  for slot in meta["optimizer"]["slots"]},
+    })
+    state.entropy = int(meta["rng"]["seed_entropy"])
+    state.epochs_done = int(meta["epochs_done"])
+    state.global_step = int(meta["schedule"]["global_step"])
+    state.history = {k: [float(v) for v in values] for k, values in meta["history"].items()}
+    state.best_epoch = int(meta["best_epoch"])
+    state.best_val = float(meta["best_val"])
+    state.bad_epochs = int(meta["bad_epochs"])
+    state.stopped = bool(meta["stopped"])
+    if meta["has_best"]:
+        n_layers = len(network.weights)
+        state.best_weights = [arrays[f"best_W{i}"] for i in range(n_layers) if f"best_W{i}" in arrays]
+        state.best_biases = [arrays[f"best_b{i}"] for i in range(n_layers) if f"best_b{i}" in arrays]
+    return arrays["mean"], arrays["std"]

@@ -5,7 +5,13 @@ gradient and that cache. Everything keeps the input's floating dtype: float32 in
 (constants are Python floats, which NumPy does not let upcast an array), so the same code runs
 in float32 for training and in float64 for gradient checks.
 
-Activations are registered in `ACTIVATIONS` by name, each as a (forward, backward) pair.
+These functions are the implementation, not a reference copy: `featpipe.nn.network.Network`
+chains them for every training step. For that path to reuse memory, the affine pair, ReLU and
+dropout take optional ``out`` buffers (which may be their input, to work in place); the
+gradient checks call them without, and get the same numbers.
+
+Activations are registered in `ACTIVATIONS` by name, each as a (forward, backward) pair;
+`IN_PLACE_ACTIVATIONS` may overwrite their input and let later layers overwrite their output.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 
 __all__ = [
     "ACTIVATIONS",
+    "IN_PLACE_ACTIVATIONS",
     "affine_backward",
     "affine_forward",
     "dropout_backward",
@@ -42,7 +49,9 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
 
 
-def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple]:
+def affine_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None
+) -> tuple[np.ndarray, tuple]:
     """Fully connected layer ``out = x @ w + b``.
 
     Parameters
@@ -53,18 +62,26 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
         Weights.
     b : ndarray, shape (M,)
         Biases.
+    out : ndarray, shape (N, M), optional
+        Buffer for the result (C-contiguous, dtype of ``x``).
 
     Returns
     -------
     out : ndarray, shape (N, M), dtype of ``x``
     cache : tuple ``(x, w)``
     """
-    out = x @ w
+    out = np.dot(x, w, out=out)
     out += b
     return out, (x, w)
 
 
-def affine_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def affine_backward(
+    dout: np.ndarray,
+    cache: tuple,
+    *,
+    input_grad: bool = True,
+    out: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None] = (None, None, None),
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of `affine_forward`.
 
     Parameters
@@ -72,26 +89,38 @@ def affine_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndar
     dout : ndarray, shape (N, M)
         Gradient of the loss with respect to ``out``.
     cache : tuple ``(x, w)`` from `affine_forward`.
+    input_grad : bool
+        False skips ``dx`` (a network's first layer: nothing needs the gradient of the data).
+    out : (dx, dw, db) buffers, each optional
 
     Returns
     -------
-    dx : ndarray, shape (N, D)
+    dx : ndarray, shape (N, D), or None without ``input_grad``
     dw : ndarray, shape (D, M)
     db : ndarray, shape (M,)
     """
     x, w = cache
-    return dout @ w.T, x.T @ dout, dout.sum(axis=0)
+    dx_out, dw_out, db_out = out
+    dw = np.dot(x.T, dout, out=dw_out)
+    db = np.sum(dout, axis=0, out=db_out)
+    dx = np.dot(dout, w.T, out=dx_out) if input_grad else None
+    return dx, dw, db
 
 
-def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rectified linear unit ``max(x, 0)``; cache is the output (its sign gives the mask)."""
-    out = np.maximum(x, 0)
+def relu_forward(x: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rectified linear unit ``max(x, 0)``; cache is the output (its sign gives the mask).
+
+    ``out=x`` works in place. Later layers may scale or zero the output in place (dropout)
+    without spoiling the cache: where they zero it, the gradient is zero anyway.
+    """
+    out = np.maximum(x, 0, out=out)
     return out, out
 
 
-def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
-    """Gradient of `relu_forward`: passes ``dout`` where the output was positive."""
-    return dout * (cache > 0)
+def relu_backward(dout: np.ndarray, cache: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Gradient of `relu_forward`: passes ``dout`` where the output was positive (``out=dout``
+    works in place)."""
+    return np.multiply(dout, cache > 0, out=out)
 
 
 def leaky_relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,23 +188,30 @@ def gelu_backward(dout: np.ndarray, cache: tuple) -> np.ndarray:
     return dout * grad
 
 
-def identity_forward(x: np.ndarray) -> tuple[np.ndarray, None]:
+def identity_forward(x: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, None]:
     """Identity activation (a stack of affine layers with it is a deep linear network)."""
+    if out is not None and out is not x:
+        out[...] = x
+        return out, None
     return x, None
 
 
-def identity_backward(dout: np.ndarray, cache: None) -> np.ndarray:
+def identity_backward(dout: np.ndarray, cache: None, out: np.ndarray | None = None) -> np.ndarray:
     """Gradient of `identity_forward`: ``dout`` unchanged."""
+    if out is not None and out is not dout:
+        out[...] = dout
+        return out
     return dout
 
 
 def dropout_forward(
-    x: np.ndarray, p: float, rng: np.random.Generator
+    x: np.ndarray, p: float, rng: np.random.Generator, *, out: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Inverted dropout for training: zero each unit with probability ``p``.
 
     Kept units are scaled by ``1 / (1 - p)`` so that the expected activation is unchanged and
-    nothing needs rescaling at test time (where dropout is simply not applied).
+    nothing needs rescaling at test time (where dropout is simply not applied). A unit is kept
+    where a uniform draw (``rng.random`` in the dtype of ``x``) is below ``1 - p``.
 
     Parameters
     ----------
@@ -184,6 +220,8 @@ def dropout_forward(
         Probability of dropping a unit.
     rng : numpy.random.Generator
         Source of the mask; the caller seeds it, so a run is reproducible.
+    out : ndarray, shape (N, M), optional
+        Buffer for the result; ``out=x`` works in place.
 
     Returns
     -------
@@ -193,14 +231,16 @@ def dropout_forward(
     """
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout p={p!r} must be in [0, 1)")
-    mask = rng.random(x.shape, dtype=np.float32) >= p
-    mask = mask.astype(x.dtype) * (1.0 / (1.0 - p))
-    return x * mask, mask
+    keep = 1.0 - p
+    mask = (rng.random(x.shape, dtype=x.dtype) < keep).astype(x.dtype)
+    mask *= 1.0 / keep
+    return np.multiply(x, mask, out=out), mask
 
 
-def dropout_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
-    """Gradient of `dropout_forward`: the same scaled mask applied to ``dout``."""
-    return dout * cache
+def dropout_backward(dout: np.ndarray, cache: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Gradient of `dropout_forward`: the same scaled mask applied to ``dout`` (``out=dout``
+    works in place)."""
+    return np.multiply(dout, cache, out=out)
 
 
 ActivationPair = tuple[Callable[[np.ndarray], tuple], Callable[[np.ndarray, object], np.ndarray]]
@@ -214,3 +254,7 @@ ACTIVATIONS: dict[str, ActivationPair] = {
     "gelu": (gelu_forward, gelu_backward),
     "identity": (identity_forward, identity_backward),
 }
+
+#: Activations whose forward may run in place (``out=x``) and whose cache survives later layers
+#: scaling or zeroing their output in place; the others allocate their output.
+IN_PLACE_ACTIVATIONS = frozenset({"relu", "identity"})

@@ -1,11 +1,12 @@
 """The numeric core of a fully connected network: parameters, forward and backward passes.
 
 `Network` holds the weight matrices and bias vectors and computes the loss and all gradients
-for a batch, CS231n style (``loss(X, y) -> (loss, grads)``). The training path
-(`Network.forward_backward`) is written for speed: activations and gradients go into buffers
-that are allocated once and reused every step (``np.dot(..., out=...)``), ReLU and dropout
-work in place, and the gradient with respect to the network's input is never computed (nothing
-needs it). `forward_scores` is the allocation-light inference pass used by ``predict``.
+for a batch, CS231n style (``loss(X, y) -> (loss, grads)``). Its training path
+(`Network.forward_backward`) chains the layer functions of `featpipe.nn.layers` (the ones the
+gradient checks test) and keeps it fast by handing them buffers: activations and gradients go
+into arrays allocated once and reused every step, ReLU and dropout work in place, and the
+gradient with respect to the network's input is never computed (nothing needs it).
+`forward_scores` is the allocation-light inference pass used by ``predict``.
 
 Layer ``l`` computes ``h_{l+1} = act(h_l @ W_l + b_l)`` for hidden layers and plain
 ``h_L @ W_L + b_L`` (the class scores) for the last one; dropout, if any, follows each hidden
@@ -18,14 +19,20 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .layers import ACTIVATIONS
+from ..standardize import apply_standardization
+from .layers import (
+    ACTIVATIONS, IN_PLACE_ACTIVATIONS, affine_backward, affine_forward, dropout_backward, dropout_forward,
+)
 from .losses import softmax_cross_entropy
 
-__all__ = ["Network", "forward_scores", "init_weights"]
+__all__ = ["INITS", "Network", "forward_scores", "init_weights", "standardized_scores"]
 
 LossFn = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
 
 _RELU_LIKE = ("relu", "leaky_relu", "gelu")
+
+#: Weight initializations `init_weights` knows (the MLP's ``init`` setting).
+INITS = ("auto", "he", "xavier")
 
 
 def init_weights(
@@ -77,10 +84,27 @@ def forward_scores(
     for start in range(0, X.shape[0], batch_rows):
         h = X[start : start + batch_rows]
         for i, (w, b) in enumerate(zip(weights, biases)):
-            a = h @ w
-            a += b
+            a = affine_forward(h, w, b)[0]
             h = a if i == len(weights) - 1 else forward(a)[0]
         out[start : start + batch_rows] = h
+    return out
+
+
+def standardized_scores(
+    X: np.ndarray,
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray],
+    activation: str,
+    mean: np.ndarray,
+    std: np.ndarray,
+    batch_rows: int = 2048,
+) -> np.ndarray:
+    """Class scores of ``(X - mean) / std`` (inference), standardized a block of rows at a time
+    so that no standardized copy of all of ``X`` is made."""
+    out = np.empty((X.shape[0], weights[-1].shape[1]), dtype=np.float32)
+    for start in range(0, X.shape[0], batch_rows):
+        block = apply_standardization(X[start : start + batch_rows], mean, std)
+        out[start : start + batch_rows] = forward_scores(block, weights, biases, activation)
     return out
 
 
@@ -117,6 +141,7 @@ class Network:
         self._capacity = 0
         self._pre: list[np.ndarray] = []
         self._dh: list[np.ndarray] = []
+        self._input = np.empty((0, weights[0].shape[0]), dtype=self.dtype)
 
     @property
     def params(self) -> list[np.ndarray]:
@@ -127,6 +152,12 @@ class Network:
     def grads(self) -> list[np.ndarray]:
         """Gradient buffers matching `params`, filled by `forward_backward`."""
         return [a for pair in zip(self.grad_weights, self.grad_biases) for a in pair]
+
+    def input_buffer(self, n: int) -> np.ndarray:
+        """A reusable array of at least ``n`` rows of inputs, to assemble batches in."""
+        if self._input.shape[0] < n:
+            self._input = np.empty((n, self._input.shape[1]), dtype=self.dtype)
+        return self._input
 
     def _ensure_buffers(self, n: int) -> None:
         """(Re)allocate per-layer activation and gradient buffers for batches of ``n`` rows."""
@@ -166,56 +197,36 @@ class Network:
         self._ensure_buffers(n)
         last = len(self.weights) - 1
         forward, backward = ACTIVATIONS[self.activation]
-        in_place = self.activation in ("relu", "identity")
-        keep = 1.0 - self.dropout
+        in_place = self.activation in IN_PLACE_ACTIVATIONS
         if self.dropout and rng is None:
             raise ValueError("dropout needs a random generator (rng)")
 
-        inputs = [X]  # input of each affine layer
-        caches: list = []
-        masks: list = []
+        affine_caches, hidden_caches = [], []  # hidden: (activation cache, dropout mask)
         h = X
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            a = np.dot(h, w, out=self._pre[i][:n])
-            a += b
+            h, cache = affine_forward(h, w, b, out=self._pre[i][:n])
+            affine_caches.append(cache)
             if i == last:
-                h = a
                 break
-            if self.activation == "relu":
-                np.maximum(a, 0, out=a)
-                h, cache = a, a
-            elif self.activation == "identity":
-                h, cache = a, None
-            else:
-                h, cache = forward(a)
-            if self.dropout:
-                mask = rng.random(h.shape, dtype=self.dtype) < keep
-                if in_place:
-                    np.multiply(h, mask, out=h)
-                else:  # h may be the activation's cache: do not overwrite it
-                    h = h * mask
-                h *= 1.0 / keep
-                masks.append(mask)
-            caches.append(cache)
-            inputs.append(h)
+            h, act_cache = forward(h, out=h) if in_place else forward(h)
+            mask = None
+            if self.dropout:  # in place only where that leaves the activation's cache intact
+                h, mask = dropout_forward(h, self.dropout, rng, out=h if in_place else None)
+            hidden_caches.append((act_cache, mask))
 
         loss, g = loss_fn(h, y)
 
         for i in range(last, -1, -1):
-            np.dot(inputs[i].T, g, out=self.grad_weights[i])
-            np.sum(g, axis=0, out=self.grad_biases[i])
+            dx_buffer = self._dh[i - 1][:n] if i > 0 else None
+            dh, _, _ = affine_backward(
+                g, affine_caches[i], input_grad=i > 0, out=(dx_buffer, self.grad_weights[i], self.grad_biases[i])
+            )
             if i == 0:
                 break
-            dh = np.dot(g, self.weights[i].T, out=self._dh[i - 1][:n])
-            if self.dropout:
-                np.multiply(dh, masks[i - 1], out=dh)
-                dh *= 1.0 / keep
-            if self.activation == "relu":
-                # inputs[i] is the (dropped-out) ReLU output; where it is 0, dh is 0 anyway
-                np.multiply(dh, inputs[i] > 0, out=dh)
-            elif self.activation != "identity":
-                dh = backward(dh, caches[i - 1])
-            g = dh
+            act_cache, mask = hidden_caches[i - 1]
+            if mask is not None:
+                dh = dropout_backward(dh, mask, out=dh)
+            g = backward(dh, act_cache, out=dh) if in_place else backward(dh, act_cache)
         return loss, h
 
     def loss(

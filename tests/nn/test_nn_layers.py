@@ -89,3 +89,30 @@ def test_dropout_fixed_mask_gradient_and_scaling():
 def test_dropout_rejects_bad_probability():
     with pytest.raises(ValueError, match=r"dropout p=1\.0"):
         layers.dropout_forward(np.ones((2, 2)), 1.0, np.random.default_rng(0))
+
+
+def test_buffered_and_in_place_calls_give_the_same_numbers():
+    """The training path hands the layers buffers; the results must equal the plain calls."""
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((6, 5)), rng.standard_normal((5, 4)), rng.standard_normal(4)
+    dout = rng.standard_normal((6, 4))
+    out, cache = layers.affine_forward(x, w, b, out=np.empty((6, 4)))
+    np.testing.assert_array_equal(out, layers.affine_forward(x, w, b)[0])
+    buffers = (np.empty((6, 5)), np.empty((5, 4)), np.empty(4))
+    for got, want in zip(layers.affine_backward(dout, cache, out=buffers), layers.affine_backward(dout, cache)):
+        np.testing.assert_array_equal(got, want)
+    dx, dw, _ = layers.affine_backward(dout, cache, input_grad=False)
+    assert dx is None and dw.shape == w.shape
+    for name in layers.IN_PLACE_ACTIVATIONS:
+        forward, backward = layers.ACTIVATIONS[name]
+        expected, expected_cache = forward(x.copy())
+        a = x.copy()
+        got, got_cache = forward(a, out=a)
+        np.testing.assert_array_equal(got, expected)
+        g = rng.standard_normal((6, 5))
+        want = backward(g.copy(), expected_cache)
+        np.testing.assert_array_equal(backward(g, got_cache, out=g), want)
+    a = x.copy()
+    dropped, mask = layers.dropout_forward(a, 0.4, np.random.default_rng(1), out=a)
+    assert dropped is a
+    np.testing.assert_array_equal(dropped, layers.dropout_forward(x, 0.4, np.random.default_rng(1))[0])

@@ -127,7 +127,9 @@ TORCH_CASES = [
 
 @pytest.mark.parametrize("name,cls,kwargs", TORCH_CASES, ids=[c[0] for c in TORCH_CASES])
 def test_against_torch_optim(name, cls, kwargs):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch cross-check of the optimizers needs torch (pip install torch)"
+    )
     lr = 0.05
     rng = np.random.default_rng(2)
     w0 = rng.standard_normal((3, 4))

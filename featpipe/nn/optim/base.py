@@ -1,4 +1,4 @@
-"""First-order optimizers that update parameter arrays in place, and learning-rate schedules.
+"""The base of featpipe's first-order optimizers: chunked, optionally threaded in-place updates.
 
 Every optimizer has ``step(params, grads)``: ``params`` and ``grads`` are matching lists of
 C-contiguous float arrays; the parameters are updated in place and the gradients are only read. Set ``learning_rate`` on
@@ -24,28 +24,14 @@ arrays and numbers, for checkpoints, and restored by `load_state_dict`.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-__all__ = [
-    "CHUNK",
-    "SCHEDULES",
-    "OPTIMIZERS",
-    "SGD",
-    "Adam",
-    "AdamW",
-    "Momentum",
-    "Nesterov",
-    "Optimizer",
-    "RMSProp",
-    "Schedule",
-]
+__all__ = ["CHUNK", "Optimizer"]
 
 #: Elements per chunk of an update: 4 float32 arrays of this size fit in a 512 KiB L2 cache.
 CHUNK = 32768
@@ -56,9 +42,17 @@ class Optimizer:
 
     Subclasses name their per-parameter state arrays in ``slots`` (each a zero array shaped
     like its parameter, created on the first step) and implement `_update` for one chunk.
+    Adding an optimizer: one module in this package with its subclass, plus its line in
+    `featpipe.nn.optim.OPTIMIZERS`.
     """
 
     slots: tuple[str, ...] = ()
+    #: Constructor argument -> the MLP setting it is read from (besides the learning rate and
+    #: weight decay, which every optimizer takes): how `featpipe.nn.optim.make_optimizer` builds it.
+    hyperparameters: dict[str, str] = {}
+    #: True if weight decay shrinks the weights directly rather than adding an L2 gradient
+    #: (then the reported loss has no L2 term).
+    decoupled = False
 
     def __init__(self, learning_rate: float = 0.01, weight_decay: float = 0.0) -> None:
         self.learning_rate = learning_rate
@@ -140,177 +134,6 @@ class Optimizer:
         np.multiply(w, decay, out=s)
         s += g
         return s
-
-
-class SGD(Optimizer):
-    """Plain stochastic gradient descent: ``w -= lr * (g + wd * w)``."""
-
-    def _update(self, w, g, s, t, decay):
-        w += self._scaled_grad(w, g, s, decay, -self.learning_rate)
-
-
-class Momentum(Optimizer):
-    """SGD with (heavy-ball) momentum, CS231n form: ``v = mu*v - lr*g; w += v``.
-
-    For a constant learning rate this is the same trajectory as ``torch.optim.SGD(momentum=mu)``
-    (whose buffer is ``-v / lr``).
-    """
-
-    slots = ("velocity",)
-
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0):
-        super().__init__(learning_rate, weight_decay)
-        self.momentum = momentum
-
-    def _update(self, w, g, v, s, t, decay):
-        step = self._scaled_grad(w, g, s, decay, -self.learning_rate)
-        v *= self.momentum
-        v += step
-        w += v
-
-
-class Nesterov(Momentum):
-    """Nesterov accelerated gradient (Sutskever et al., 2013) in the "look-ahead free" form.
-
-    ``v = mu*v - lr*g; w += mu*v - lr*g`` (equal to CS231n's ``w += -mu*v_prev + (1+mu)*v``
-    and, for a constant learning rate, to ``torch.optim.SGD(momentum=mu, nesterov=True)``).
-    """
-
-    def _update(self, w, g, v, s, t, decay):
-        step = self._scaled_grad(w, g, s, decay, -self.learning_rate)
-        v *= self.momentum
-        v += step
-        w += step
-        np.multiply(v, self.momentum, out=t)
-        w += t
-
-
-class RMSProp(Optimizer):
-    """RMSProp (Tieleman & Hinton, 2012): ``c = rho*c + (1-rho)*g**2; w -= lr*g/(sqrt(c)+eps)``."""
-
-    slots = ("square_avg",)
-
-    def __init__(
-        self, learning_rate: float = 0.01, decay: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0
-    ):
-        super().__init__(learning_rate, weight_decay)
-        self.decay = decay
-        self.eps = eps
-
-    def _update(self, w, g, c, s, t, decay):
-        g = self._l2_grad(w, g, s, decay)
-        c *= self.decay
-        np.multiply(g, g, out=t)
-        t *= 1.0 - self.decay
-        c += t
-        np.sqrt(c, out=t)
-        t += self.eps
-        np.divide(g, t, out=t)
-        t *= -self.learning_rate
-        w += t
-
-
-class Adam(Optimizer):
-    """Adam (Kingma & Ba, 2015) with bias correction, L2 weight decay coupled to the gradient.
-
-    ``m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g**2;
-    w -= lr / (1-b1**t) * m / (sqrt(v) / sqrt(1-b2**t) + eps)``
-    (the placement of ``eps`` matches ``torch.optim.Adam``).
-    """
-
-    slots = ("exp_avg", "exp_avg_sq")
-    decoupled = False
-
-    def __init__(
-        self,
-        learning_rate: float = 0.001,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-    ):
-        super().__init__(learning_rate, weight_decay)
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.eps = eps
-
-    def _update(self, w, g, m, v, s, t, decay):
-        if self.decoupled:
-            if decay:
-                w *= 1.0 - self.learning_rate * decay
-        else:
-            g = self._l2_grad(w, g, s, decay)
-        step = self.step_count
-        m *= self.beta1
-        np.multiply(g, 1.0 - self.beta1, out=t)
-        m += t
-        v *= self.beta2
-        np.multiply(g, g, out=t)
-        t *= 1.0 - self.beta2
-        v += t
-        np.sqrt(v, out=t)
-        t *= 1.0 / math.sqrt(1.0 - self.beta2**step)
-        t += self.eps
-        np.divide(m, t, out=t)
-        t *= -self.learning_rate / (1.0 - self.beta1**step)
-        w += t
-
-
-class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): ``w *= 1 - lr*wd`` first."""
-
-    decoupled = True
-
-
-#: Optimizer name (the MLP's ``optimizer`` setting) -> class.
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "momentum": Momentum,
-    "nesterov": Nesterov,
-    "rmsprop": RMSProp,
-    "adam": Adam,
-    "adamw": AdamW,
-}
-
-#: Valid names of learning-rate schedules.
-SCHEDULES = ("constant", "step", "cosine")
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Learning rate as a function of the global step (a pure function: nothing to checkpoint
-    but the step count).
-
-    ``constant`` keeps ``base_lr``; ``step`` multiplies it by ``step_gamma`` every
-    ``step_epochs`` epochs; ``cosine`` anneals it from ``base_lr`` to 0 over the epochs after
-    warm-up (Loshchilov & Hutter, 2017, without restarts). During the first ``warmup_epochs``
-    the rate ramps up linearly, ``base_lr * (step + 1) / warmup_steps`` (Goyal et al., 2017).
-    """
-
-    name: str
-    base_lr: float
-    total_epochs: int
-    steps_per_epoch: int
-    warmup_epochs: int = 0
-    step_epochs: int = 10
-    step_gamma: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.name not in SCHEDULES:
-            raise ValueError(f"schedule={self.name!r} is not one of {', '.join(SCHEDULES)}")
-
-    def __call__(self, step: int) -> float:
-        warmup_steps = self.warmup_epochs * self.steps_per_epoch
-        if step < warmup_steps:
-            return self.base_lr * (step + 1) / warmup_steps
-        if self.name == "constant":
-            return self.base_lr
-        if self.name == "step":
-            epoch = step // self.steps_per_epoch
-            return self.base_lr * self.step_gamma ** (epoch // self.step_epochs)
-        total = self.total_epochs * self.steps_per_epoch - warmup_steps
-        progress = min(1.0, (step - warmup_steps) / max(1, total))
-        return 0.5 * self.base_lr * (1.0 + math.cos(math.pi * progress))
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}

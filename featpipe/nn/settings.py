@@ -1,0 +1,136 @@
+"""The MLP's settings, declared once: the config's ``mlp:`` section and `MLPClassifier`'s arguments.
+
+`MlpSettings` is what a config may set; `MLPClassifierSettings` adds what the runner supplies
+(the image shape of the data, the seed, the progress bar). Choice lists come from the registries
+of the parts that implement them (activations, losses, optimizers, schedules, initializations),
+so registering a new one makes it a valid setting. Rules between settings are validators here,
+so they fire when a config is read (also by ``featpipe bench --dry-run``); the rule that spans
+the ``features:`` and ``mlp:`` sections (augmentation needs raw pixels) is a validator of
+`featpipe.config.Config`.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BeforeValidator, Field, StrictBool, field_validator, model_validator
+
+from ..settings import Float, Int, Section, choice
+from .layers import ACTIVATIONS
+from .losses import LOSSES
+from .network import INITS
+from .optim import OPTIMIZERS, SCHEDULES
+
+__all__ = ["NORMALIZATIONS", "MLPClassifierSettings", "MlpSettings"]
+
+#: How inputs are standardized (see `featpipe.standardize`); ``auto`` is ``channel`` for images.
+NORMALIZATIONS = ("auto", "channel", "feature", "none")
+
+_UNIT = dict(ge=0, lt=1)  # a rate or probability in [0, 1)
+
+
+def _plain_bool(value: Any) -> Any:
+    return bool(value) if isinstance(value, np.bool_) else value
+
+
+#: true or false (also numpy's), never 1, 0 or "yes".
+Bool = Annotated[StrictBool, BeforeValidator(_plain_bool)]
+
+
+class MlpSettings(Section):
+    """A fully connected network trained end to end (featpipe.nn.MLPClassifier's settings)."""
+
+    hidden_sizes: tuple[Int, ...] = Field((100,), description="width of each hidden layer; [] is a linear classifier")
+    activation: choice(ACTIVATIONS) = "relu"
+    init: choice(INITS) = Field("auto", description="auto: he for relu-like units, else xavier")
+    loss: choice(LOSSES) = "softmax"
+    label_smoothing: Float = Field(0.0, **_UNIT, description="softmax loss only")
+    weight_decay: Float = Field(5e-4, ge=0, description="L2 on weight matrices (decoupled for adamw)")
+    dropout: Float = Field(0.0, **_UNIT, description="inverted dropout after every hidden activation")
+    optimizer: choice(OPTIMIZERS) = "sgd"
+    learning_rate: Float = Field(0.01, gt=0)
+    momentum: Float = Field(0.9, **_UNIT, description="momentum, nesterov")
+    rmsprop_decay: Float = Field(0.99, **_UNIT, description="rmsprop: decay of the squared-gradient average")
+    beta1: Float = Field(0.9, **_UNIT, description="adam, adamw")
+    beta2: Float = Field(0.999, **_UNIT, description="adam, adamw")
+    eps: Float = Field(1e-8, gt=0, description="rmsprop, adam, adamw: denominator offset")
+    schedule: choice(SCHEDULES) = "constant"
+    warmup_epochs: Int = Field(0, ge=0, description="epochs of linear learning-rate warm-up")
+    step_epochs: Int = Field(10, ge=1, description="step schedule: epochs between rate cuts")
+    step_gamma: Float = Field(0.1, gt=0, le=1, description="step schedule: factor of each cut")
+    batch_size: Int = Field(256, ge=1)
+    epochs: Int = Field(20, ge=1, description="maximum number of passes over the training data")
+    augment_flip: Bool = Field(False, description="mirror training images left-right (raw pixels only)")
+    augment_crop: Int = Field(0, ge=0, description="pad by this many pixels and crop at random (raw pixels only)")
+    normalize: choice(NORMALIZATIONS) = Field(
+        "auto",
+        description="standardize inputs per channel, per feature, or not; auto: channel on raw pixels, else "
+        "feature (which undoes features.normalize=block: intended, see featpipe.standardize)",
+    )
+    early_stopping: Bool = Field(True, description="keep the best validation epoch; stop after `patience` bad ones")
+    patience: Int = Field(10, ge=1)
+
+    @field_validator("hidden_sizes")
+    @classmethod
+    def _positive_sizes(cls, value):
+        if any(size < 1 for size in value):
+            raise ValueError("must be positive integers (or [] for a linear model)")
+        return value
+
+    @model_validator(mode="after")
+    def _smoothing_needs_softmax(self):
+        if self.label_smoothing and self.loss != "softmax":
+            raise ValueError(
+                f"label_smoothing={self.label_smoothing!r} applies only to loss='softmax', not {self.loss!r}"
+            )
+        return self
+
+    def augments(self) -> bool:
+        """Whether training images are augmented (which needs their image layout)."""
+        return bool(self.augment_flip or self.augment_crop)
+
+
+def _image_shape(value: Any) -> Any:
+    ok = value is None or (
+        isinstance(value, (tuple, list)) and len(value) == 3
+        and all(_is_int(s) and s > 0 for s in value)
+    )
+    if not ok:
+        raise ValueError("must be None or (height, width, channels) of positive integers")
+    return None if value is None else tuple(int(s) for s in value)
+
+
+def _seed(value: Any) -> Any:
+    if value is None or isinstance(value, (np.random.Generator, np.random.RandomState)):
+        return value
+    if not _is_int(value) or value < 0:
+        raise ValueError("must be None, an integer >= 0 or a numpy Generator")
+    return value
+
+
+class MLPClassifierSettings(MlpSettings):
+    """`MlpSettings` plus what the caller of `MLPClassifier` supplies besides a config."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    input_shape: Annotated[Any, BeforeValidator(_image_shape)] = None
+    random_state: Annotated[Any, BeforeValidator(_seed)] = None
+    progress: Bool = False
+
+    @model_validator(mode="after")
+    def _image_rules_need_a_shape(self):
+        if self.input_shape is None:
+            for name in ("augment_flip", "augment_crop"):
+                if getattr(self, name):
+                    raise ValueError(
+                        f"{name}={getattr(self, name)!r} needs input_shape=(H, W, C) to know the image layout"
+                    )
+            if self.normalize == "channel":
+                raise ValueError("normalize='channel' needs input_shape=(H, W, C) to know the channels")
+        return self
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))

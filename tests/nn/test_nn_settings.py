@@ -1,0 +1,78 @@
+"""The MLP's settings schema: choices from the registries, cross-field rules at config time."""
+
+import inspect
+import typing
+
+import pytest
+from typer.testing import CliRunner
+
+from featpipe.cli import app
+from featpipe.config import parse_config
+from featpipe.errors import ConfigError
+from featpipe.nn import MLPClassifier
+from featpipe.nn.layers import ACTIVATIONS
+from featpipe.nn.losses import LOSSES
+from featpipe.nn.network import INITS
+from featpipe.nn.optim import OPTIMIZERS, SCHEDULES, make_optimizer
+from featpipe.nn.settings import MLPClassifierSettings, MlpSettings
+
+
+@pytest.mark.parametrize("field, registry", [
+    ("activation", ACTIVATIONS), ("loss", LOSSES), ("optimizer", OPTIMIZERS),
+    ("schedule", SCHEDULES), ("init", INITS),
+])
+def test_choices_are_the_registries(field, registry):
+    assert typing.get_args(MlpSettings.model_fields[field].annotation) == tuple(registry)
+
+
+def test_estimator_defaults_are_the_schema_defaults():
+    signature = inspect.signature(MLPClassifier.__init__).parameters
+    schema = MLPClassifierSettings.model_fields
+    assert set(signature) - {"self"} == set(schema)
+    for name, field in schema.items():
+        assert signature[name].default == field.default, name
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_make_optimizer_reads_the_settings_each_optimizer_declares(name):
+    settings = MlpSettings(optimizer=name, learning_rate=0.3, weight_decay=0.02, momentum=0.5,
+                           rmsprop_decay=0.8, beta1=0.7, beta2=0.9, eps=1e-5)
+    optimizer = make_optimizer(name, settings)
+    assert type(optimizer) is OPTIMIZERS[name]
+    assert optimizer.learning_rate == 0.3 and optimizer.weight_decay == 0.02
+    for arg, setting in type(optimizer).hyperparameters.items():
+        assert setting in MlpSettings.model_fields
+        assert getattr(optimizer, arg) == getattr(settings, setting)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("mlp: {loss: hinge, label_smoothing: 0.1}", r"mlp: label_smoothing=0.1 applies only to loss='softmax', not 'hinge'"),
+    ("classifier: mlp\nfeatures: {hog: {}}\nmlp: {augment_flip: true}",
+     r"mlp.augment_flip=True work on images: use them with features: \{raw: \{\}\} alone \(this config has features \['hog'\]\)"),
+    ("classifier: mlp\nfeatures: {raw: {}, color: {}}\nmlp: {augment_crop: 2}", r"mlp.augment_crop=2 work on images"),
+    ("classifier: mlp\nfeatures: {hog: {}}\nmlp: {normalize: channel}", r"mlp.normalize='channel' work on images"),
+    ("mlp: {hidden_sizes: [10, 0]}", r"mlp.hidden_sizes: must be positive integers"),
+    ("mlp: {optimizer: lion}", r"mlp.optimizer: Input should be 'sgd', 'momentum'"),
+])
+def test_cross_field_rules_fire_when_the_config_is_read(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(text, "run.yaml")
+
+
+def test_image_settings_are_fine_on_raw_pixels_and_ignored_by_the_svm():
+    config = parse_config("classifier: mlp\nfeatures: {raw: {}}\nmlp: {augment_flip: true, normalize: channel}")
+    assert config.mlp.augment_flip and config.mlp.hidden_sizes == (100,)
+    assert parse_config("classifier: svm\nfeatures: {hog: {}}\nmlp: {augment_crop: 2}").mlp.augment_crop == 2
+
+
+def test_bench_dry_run_rejects_a_cross_field_error(tmp_path):
+    (tmp_path / "aug.yaml").write_text(
+        "name: aug\ndata: {source: digits}\nfeatures: {hog: {pixels_per_cell: 2}}\nclassifier: mlp\n"
+        "mlp: {augment_flip: true}\n"
+    )
+    (tmp_path / "batch.yaml").write_text("name: b\nruns:\n  - config: aug.yaml\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["bench", str(tmp_path / "batch.yaml"), "--out", str(out), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert "aug.yaml" in result.output and "mlp.augment_flip=True work on images" in result.output
+    assert not out.exists()
