@@ -41,21 +41,21 @@ _HINTS = {
 }
 
 
-def output_error(exc: OSError, path: str | os.PathLike) -> OutputError:
-    """featpipe's one-paragraph error for an OSError met while writing `path`."""
-    culprit = exc.filename if exc.filename else path
+def output_error(exc: OSError, path: str | os.PathLike, use_filename: bool = True) -> OutputError:
+    """featpipe's one-paragraph error for an OSError met while writing `path` (or the file it names)."""
+    culprit = exc.filename if exc.filename and use_filename else path
     reason = exc.strerror or str(exc) or type(exc).__name__
     hint = _HINTS.get(exc.errno or -1)
     return OutputError(f"cannot write {culprit}: {reason}" + (f"; {hint}" if hint else ""))
 
 
 @contextlib.contextmanager
-def writing(path: str | os.PathLike) -> Iterator[None]:
-    """Turn an OSError raised inside the block into an OutputError naming `path`."""
+def writing(path: str | os.PathLike, use_filename: bool = True) -> Iterator[None]:
+    """Turn an OSError raised inside the block into an OutputError naming `path` (or the file it names)."""
     try:
         yield
     except OSError as exc:
-        raise output_error(exc, path) from None
+        raise output_error(exc, path, use_filename) from None
 
 
 @contextlib.contextmanager
@@ -114,7 +114,7 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
 def staging_dir(path: str | os.PathLike) -> Path:
     """A new temporary folder ``.<name>.<random>.tmp`` beside `path`, marked with its writer."""
     path = Path(path)
-    with writing(path):
+    with writing(path, use_filename=False):  # name the folder being made, not its hidden stand-in
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         try:
@@ -132,7 +132,7 @@ def move_into_place(tmp: Path, path: str | os.PathLike, replace: bool = True) ->
     mkdir (atomic: of two writers, one wins), then `tmp` is renamed onto the empty folder.
     """
     path = Path(path)
-    with writing(path):
+    with writing(path, use_filename=False):
         (tmp / WRITER_FILE).unlink(missing_ok=True)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes the folder private (0700)
         if not replace:

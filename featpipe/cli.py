@@ -27,6 +27,13 @@ def _fail(error: FeatpipeError) -> None:
     raise typer.Exit(error.exit_code)
 
 
+def _fail_os(error: OSError, where: Path | None) -> None:
+    """An OSError no layer below turned into featpipe's error: still one line naming the path."""
+    path = error.filename or where or "?"
+    typer.echo(f"error: {path}: {error.strerror or error}", err=True)
+    raise typer.Exit(1)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"featpipe {__version__}")
@@ -64,6 +71,8 @@ def run(
         result = run_experiment(cfg, run_dir, resume=resume, progress=not quiet, command=sys.argv, replace=force)
     except FeatpipeError as error:
         _fail(error)
+    except OSError as error:
+        _fail_os(error, out)
     except KeyboardInterrupt:
         typer.echo(f"\ninterrupted: nothing was written (no run folder under {out}); run the same command "
                    "again to start over, or add --resume to continue an MLP's training from its last "
@@ -204,6 +213,8 @@ def bench_run(
                             progress=not quiet, command=sys.argv)
     except FeatpipeError as error:
         _fail(error)
+    except OSError as error:
+        _fail_os(error, out)
     if report is not None and report.interrupted:
         raise typer.Exit(130)
     if report is not None and report.failed:

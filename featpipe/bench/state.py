@@ -28,7 +28,7 @@ from typing import Iterator
 
 from featpipe import atomic
 from featpipe.atomic import host_name, pid_alive
-from featpipe.errors import FeatpipeError
+from featpipe.errors import FeatpipeError, OutputError
 from featpipe.runs import folder as run_folder
 
 MANIFEST = "batch.json"
@@ -132,7 +132,9 @@ class OutputFolder:
         if self.path.exists():
             if not self.path.is_dir():
                 raise FeatpipeError(f"output folder {self.path} is a file; give a folder for --out")
-            others = sorted(p.name for p in self.path.iterdir() if p.name != STATE_DIR)
+            # .state and a killed writer's .*.tmp / .*.old are featpipe's own, not another's files
+            others = sorted(p.name for p in self.path.iterdir() if p.name != STATE_DIR
+                            and not (p.name.startswith(".") and p.suffix in (".tmp", ".old")))
             if others:
                 raise FeatpipeError(
                     f"output folder {self.path} is not empty and holds no batch manifest ({MANIFEST}); found "
@@ -142,6 +144,10 @@ class OutputFolder:
         return None
 
     def write_manifest(self, name: str, batch_file: str, runs: list[dict], created: str | None = None) -> None:
+        with atomic.writing(self.manifest_path):
+            self._write_manifest(name, batch_file, runs, created)
+
+    def _write_manifest(self, name: str, batch_file: str, runs: list[dict], created: str | None) -> None:
         atomic.write_json(self.manifest_path, {
             "format": MANIFEST_FORMAT, "name": name, "batch_file": batch_file,
             "created": created or now_iso(), "updated": now_iso(), "runs": runs,
@@ -150,12 +156,16 @@ class OutputFolder:
     @contextlib.contextmanager
     def lock(self, command: list[str] | None = None) -> Iterator[None]:
         """Hold the folder for one featpipe bench process; a lock whose process died is taken over."""
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic.writing(self.lock_path):
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         record = {"host": host_name(), "pid": os.getpid(), "started": now_iso(), "command": command}
         for _ in range(3):
-            try:
-                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
+            with atomic.writing(self.lock_path):
+                try:
+                    fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                except FileExistsError:
+                    fd = None
+            if fd is None:
                 holder = read_json(self.lock_path) or {}
                 if holder and marker_live(holder):
                     raise FeatpipeError(
@@ -165,8 +175,12 @@ class OutputFolder:
                     ) from None
                 self.lock_path.unlink(missing_ok=True)  # left by a process that no longer exists
                 continue
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(record, f)
+            try:
+                with atomic.writing(self.lock_path), os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(record, f)
+            except OutputError:
+                self.lock_path.unlink(missing_ok=True)
+                raise
             break
         else:
             raise FeatpipeError(f"cannot take the lock {self.lock_path}; another process keeps recreating it")

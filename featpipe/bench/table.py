@@ -78,10 +78,12 @@ class ResultsTable:
         for row in rows:
             writer.writerow({key: _csv_cell(row.get(key)) for key in self.columns})
         try:
-            atomic.write_json(self.out_dir / "results.json", {
-                "batch": self.plan.name, "updated": now_iso(), "columns": self.columns, "runs": rows,
-            })
-            atomic.write_text(self.out_dir / "results.csv", buffer.getvalue())
+            for name, write, content in (
+                    ("results.json", atomic.write_json, {"batch": self.plan.name, "updated": now_iso(),
+                                                         "columns": self.columns, "runs": rows}),
+                    ("results.csv", atomic.write_text, buffer.getvalue())):
+                with atomic.writing(self.out_dir / name):
+                    write(self.out_dir / name, content)
         except OutputError as error:
             for name in RESULT_FILES:
                 with contextlib.suppress(OSError):

@@ -22,6 +22,7 @@ takes what it finds and checks its types instead of trusting them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -30,7 +31,7 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import yaml
 
@@ -115,7 +116,7 @@ def write_run(run_dir: str | os.PathLike, config, metrics: dict, *, history: dic
     run_dir = Path(run_dir)
     tmp = atomic.staging_dir(run_dir)
     try:
-        with atomic.writing(tmp):
+        with _writing_into(tmp, run_dir):
             (tmp / CONFIG).write_text(dump_yaml(config), encoding="utf-8")
             if history is not None:
                 atomic.write_json(tmp / HISTORY, history)
@@ -138,10 +139,22 @@ def write_failure(run_dir: str | os.PathLike, config: dict, error: dict, traceba
     run_dir = Path(run_dir)
     record = {"format": FORMAT, "status": FAILED, "run_id": run_dir.name, "name": config.get("name"), **error,
               "host": atomic.host_name(), "finished": provenance.now_iso()}
-    with atomic.atomic_dir(run_dir) as tmp, atomic.writing(tmp):
+    with atomic.atomic_dir(run_dir) as tmp, _writing_into(tmp, run_dir):
         atomic.write_json(tmp / ERROR, record)
         atomic.write_text(tmp / TRACEBACK, traceback_text)
         atomic.write_text(tmp / CONFIG, yaml.safe_dump(config, sort_keys=False))
+
+
+@contextlib.contextmanager
+def _writing_into(tmp: Path, run_dir: Path) -> Iterator[None]:
+    """OSError -> OutputError naming the file as it would be in `run_dir` (not the hidden `tmp`)."""
+    try:
+        yield
+    except OSError as exc:
+        culprit = str(exc.filename or run_dir).replace(str(tmp), str(run_dir))
+        raise atomic.output_error(exc, culprit, use_filename=False) from None
+    except OutputError as error:
+        raise OutputError(str(error).replace(str(tmp), str(run_dir))) from None
 
 
 def _move_into_place(tmp: Path, run_dir: Path, replace: bool) -> Path:
@@ -263,8 +276,9 @@ def read_run_record(path: Path) -> tuple[RunRecord | None, list[str]]:
     history = None
     if (path / HISTORY).is_file():
         content = read_json_object(path / HISTORY)
-        if isinstance(content, str):
-            warnings.append(f"{path / HISTORY}: unreadable ({content}); no learning curve for this run")
+        problem = content if isinstance(content, str) else history_problem(content)
+        if problem is not None:
+            warnings.append(f"{path / HISTORY}: unreadable ({problem}); no learning curve for this run")
         else:
             history = content
     name = next((str(v) for v in (metrics.get("name"), config.get("name")) if isinstance(v, str) and v), path.name)
@@ -309,17 +323,39 @@ def metrics_problems(metrics: dict) -> list[str]:
                 problems.append(f"scores.{split} is not a split's scores (accuracy, per_class, confusion)")
             elif score.get("confusion") is not None and not _square_counts(score["confusion"]):
                 problems.append(f"scores.{split}.confusion is not a square matrix of counts")
-            elif score.get("per_class") is not None and not isinstance(score["per_class"], dict):
+            elif score.get("per_class") is not None and not (
+                    isinstance(score["per_class"], dict)
+                    and all(v is None or _fraction(v) for v in score["per_class"].values())):
                 problems.append(f"scores.{split}.per_class is not a mapping of class to accuracy")
     data = metrics.get("data")
     if isinstance(data, dict):
         names = data.get("class_names")
         if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
             problems.append("data.class_names is not a list of names")
-        for key in ("sizes", "fingerprints"):
-            if data.get(key) is not None and not isinstance(data[key], dict):
-                problems.append(f"data.{key} is not a mapping")
+        elif names is not None and isinstance(metrics.get("scores"), dict):
+            problems += [f"scores.{split}.confusion is {len(s['confusion'])} x {len(s['confusion'])} for "
+                         f"{len(names)} classes" for split, s in metrics["scores"].items()
+                         if isinstance(s, dict) and isinstance(s.get("confusion"), list) and s["confusion"]
+                         and len(s["confusion"]) != len(names)]
+        checks = (("sizes", lambda v: _number(v) and v >= 0 and float(v).is_integer(), "counts"),
+                  ("fingerprints", lambda v: isinstance(v, str), "texts"))
+        for key, good, what in checks:
+            value = data.get(key)
+            if value is not None and not (isinstance(value, dict) and all(good(v) for v in value.values())):
+                problems.append(f"data.{key} is not a mapping of split to {what}")
+        shape = data.get("image_shape")
+        if shape is not None and not (isinstance(shape, list) and all(_number(s) for s in shape)):
+            problems.append("data.image_shape is not a list of sizes")
     return problems
+
+
+def history_problem(history: dict) -> str | None:
+    """What is wrong with history.json's content (per-epoch lists of numbers, NaN allowed), or None."""
+    for key, values in history.items():
+        if not isinstance(values, list) or not all(
+                v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+            return f"{key} is not a list of numbers"
+    return None
 
 
 def _number(value: Any) -> bool:
