@@ -9,8 +9,8 @@ the batch stops, the table on disk is complete and valid, or (if it could not be
 
 from __future__ import annotations
 
-import csv
 import contextlib
+import csv
 import io
 import json
 from pathlib import Path
@@ -31,7 +31,8 @@ TIMING_COLUMNS = TIMING_KEYS
 RESULT_FILES = ("results.json", "results.csv")
 
 
-def result_row(run: PlannedRun, run_state: RunState, swept_keys: list[str], out_dir: str | Path | None = None) -> dict[str, Any]:
+def result_row(run: PlannedRun, run_state: RunState, swept_keys: list[str],
+               out_dir: str | Path | None = None) -> dict[str, Any]:
     """One table row: what was run (the plan's config) and what came out (the run folder)."""
     metrics = run_state.metrics or {}
     history = None

@@ -65,7 +65,8 @@ def render_section(section: Section, heading: bool, links: Mapping[Figure, str])
             parts += [f"![{_escape(figure.title)}]({links[figure]})", "",
                       f"*{_escape(figure.title)}.* {_escape(figure.caption)}", ""]
     if section.notes:
-        parts += [f"- {_escape((note.run + ': ' if note.run else '') + note.text, line_start=True)}" for note in section.notes]
+        parts += [f"- {_escape((note.run + ': ' if note.run else '') + note.text, line_start=True)}"
+                  for note in section.notes]
         parts.append("")
     parts.append("<details><summary>Per-run summaries (as printed by <code>featpipe run</code>)</summary>\n")
     parts += [_fenced(text) for _, text in section.summaries]
