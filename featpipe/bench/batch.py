@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from featpipe.errors import FeatpipeError
+from featpipe.runs.results import COLUMN_BY_KEY
 
 from .local import LocalExecutor, default_jobs
 from .plan import BatchPlan, load_batch
@@ -161,7 +162,7 @@ def _execute(plan, out, table, to_run, executor, report, fail_fast, progress, ec
             seconds = outcome.get("seconds")
             took = f" ({seconds:.1f} s)" if seconds is not None else ""
             if row["status"] == "done":
-                say(f"  done     {run_id}  val {100 * (row['val_accuracy'] or 0):.1f}%{took}")
+                say(f"  done     {run_id}  val {COLUMN_BY_KEY['val_accuracy'].text(row)}{took}")
             else:
                 say(f"  FAILED   {run_id}{took}: {outcome.get('error') or row.get('error')}")
         if row["status"] != "done" and fail_fast:
