@@ -111,13 +111,14 @@ def build_report(root: str | os.PathLike, out: str | os.PathLike | None = None, 
     report = make_report(collection, images=images, max_images=max_images, progress=progress)
     html_path, md_path, csv_path, figures_dir = report_paths(collection.root, out)
     figure_files = _figure_files(report)
-    with atomic.atomic_dir(figures_dir) as tmp:
+    with atomic.atomic_dir(figures_dir) as tmp, atomic.writing(figures_dir, use_filename=False):
         for figure, name in figure_files.items():
             atomic.write_bytes(tmp / name, figure.png)
     links = {figure: f"{figures_dir.name}/{name}" for figure, name in figure_files.items()}
-    atomic.write_text(md_path, render_markdown(report, links))
-    atomic.write_text(csv_path, to_csv(report.rows))
-    atomic.write_text(html_path, render_html(report))
+    for path, text in ((md_path, render_markdown(report, links)), (csv_path, to_csv(report.rows)),
+                       (html_path, render_html(report))):
+        with atomic.writing(path):
+            atomic.write_text(path, text)
     return ReportFiles(html=html_path, markdown=md_path, csv=csv_path, figures_dir=figures_dir,
                        n_runs=len(report.rows), warnings=report.warnings)
 

@@ -130,3 +130,24 @@ def test_a_format_1_run_folder_loads_evaluates_and_is_reported(tmp_path, write_c
     (row,) = list(__import__("csv").DictReader((out / "report.csv").open()))
     assert row["name"] == "old" and float(row["val_accuracy"]) == metrics["accuracy"]["val"]
     assert int(row["model_bytes"]) == sum(p.stat().st_size for p in (out / "old").glob("model.*"))
+
+
+def test_report_to_a_read_only_folder_is_one_message_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    from featpipe import atomic
+
+    write_run(tmp_path / "runs", "ok")
+    out = tmp_path / "pages"
+    real_write = atomic.write_bytes
+
+    def read_only(path, data):
+        if out in Path(path).parents:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_write(path, data)
+
+    monkeypatch.setattr(atomic, "write_bytes", read_only)
+    result = invoke("report", tmp_path / "runs", "--out", out / "cmp.html", "--no-images", "-q")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"cannot write {out}" in result.output and "Read-only file system" in result.output
+    assert not out.exists() or [p.name for p in out.iterdir()] == []
