@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from featpipe.errors import FeatpipeError
+from featpipe.runs.results import COLUMN_BY_KEY
 
 from .local import LocalExecutor, default_jobs
 from .plan import BatchPlan, load_batch
@@ -117,13 +118,14 @@ def run_batch(
         elif executor is None:  # ours: entered here (Dask connects: fails before anything is written), closed after
             executor = stack.enter_context(_make_executor(len(to_run), jobs, scheduler, dask_local, retries))
         stack.enter_context(out.lock(list(command) if command else None))
-        out.clear_leftovers()
+        out.clear_leftovers()  # may put back a folder a killed replace had moved aside: look again
+        to_run = [run for run in to_run if force or out.run_state(run.run_id, run.config.digest()).status != "done"]
         _write_manifest(out, plan)
         table = ResultsTable(plan, out.path)
         for run in plan.runs:
             table.update(run, out.run_state(run.run_id, run.config.digest()))
         table.write()
-        if executor is not None:
+        if executor is not None and to_run:
             report.executor = executor.describe()
             if progress:
                 echo(f"running {len(to_run)} of {len(plan.runs)} runs on {report.executor}")
@@ -163,7 +165,7 @@ def _execute(plan, out, table, to_run, executor, report, fail_fast, progress, ec
             seconds = outcome.get("seconds")
             took = f" ({seconds:.1f} s)" if seconds is not None else ""
             if row["status"] == "done":
-                say(f"  done     {run_id}  val {100 * (row['val_accuracy'] or 0):.1f}%{took}")
+                say(f"  done     {run_id}  val {COLUMN_BY_KEY['val_accuracy'].text(row)}{took}")
             else:
                 say(f"  FAILED   {run_id}{took}: {outcome.get('error') or row.get('error')}")
         note = on_done(out.path / run_id) if on_done is not None and row["status"] == "done" else None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from featpipe.errors import FeatpipeError
+from featpipe.runs.results import percent
 
 from .state import STATUSES, OutputFolder, RunState, marker_live, read_json
 
@@ -69,7 +70,7 @@ def format_status(status: BatchStatus) -> str:
 def _detail(run_state: RunState) -> str:
     if run_state.status == "done":
         val = (run_state.metrics or {}).get("accuracy", {}).get("val")
-        return f"val {100 * val:.1f}%" if val is not None else ""
+        return f"val {percent(val)}" if val is not None else ""
     if run_state.status == "failed":
         error = run_state.error or {}
         first_line = (str(error.get("message") or "").splitlines() or [""])[0]

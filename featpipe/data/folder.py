@@ -45,7 +45,7 @@ from featpipe.data import images as _images
 from featpipe.data.archive import extract_archive, is_archive
 from featpipe.data.cache import cache_root
 from featpipe.data.dataset import Dataset
-from featpipe.errors import DataError
+from featpipe.errors import DataError, OutputError
 
 _CACHE_FORMAT = 1
 # Decoding threads. Small JPEGs are mostly parsed in Python (GIL-bound) and the files' opens are
@@ -122,7 +122,7 @@ def load_folder(
         arrays = _decode_splits(splits, class_names, image_size, max_image_pixels, progress)
         try:
             _write_cache(cache, files_key, class_names, arrays, folder, image_size)
-        except OSError as exc:
+        except (OSError, OutputError) as exc:  # atomic writes report OSErrors as OutputError
             raise DataError(f"cannot write the decoded images to the cache folder {cache}: {exc}; free some "
                             "space, or set FEATPIPE_CACHE (or data.cache_dir) to a writable folder") from None
     return {

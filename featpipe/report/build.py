@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import atomic, provenance
@@ -12,38 +12,13 @@ from ..errors import FeatpipeError
 from ..summary import format_run
 from .collect import Collection, RunRecord, collect_runs, group_by_data
 from .figures import Figure, metric_figures
-from .pictures import Note, picture_figures
-from .table import Column, build_rows, precision_note, to_csv, visible_columns
+from .html import render_html
+from .markdown import render_markdown
+from .model import Report, Section
+from .pictures import picture_figures
+from .table import build_rows, precision_note, to_csv, visible_columns
 
 DEFAULT_NAME = "report.html"
-
-
-@dataclass
-class Section:
-    """The part of the report about runs scored on one data set."""
-
-    label: str
-    rows: list[dict]
-    columns: list[Column]
-    figures: list[Figure]
-    notes: list[Note]
-    summaries: list[tuple[str, str]]  # (run name, text)
-    precision: str | None = None  # how large a difference in validation accuracy can be chance
-
-
-@dataclass
-class Report:
-    """Everything the HTML and Markdown pages show."""
-
-    title: str
-    root: Path
-    generated: str
-    sections: list[Section]
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def rows(self) -> list[dict]:
-        return [row for section in self.sections for row in section.rows]
 
 
 @dataclass
@@ -132,20 +107,18 @@ def build_report(root: str | os.PathLike, out: str | os.PathLike | None = None, 
     ------
     ModelError if `root` holds no readable run.
     """
-    from .html import render_html
-    from .markdown import render_markdown
-
     collection = collect_runs(root)
     report = make_report(collection, images=images, max_images=max_images, progress=progress)
     html_path, md_path, csv_path, figures_dir = report_paths(collection.root, out)
     figure_files = _figure_files(report)
-    with atomic.atomic_dir(figures_dir) as tmp:
+    with atomic.atomic_dir(figures_dir) as tmp, atomic.writing(figures_dir, use_filename=False):
         for figure, name in figure_files.items():
             atomic.write_bytes(tmp / name, figure.png)
     links = {figure: f"{figures_dir.name}/{name}" for figure, name in figure_files.items()}
-    atomic.write_text(md_path, render_markdown(report, links))
-    atomic.write_text(csv_path, to_csv(report.rows))
-    atomic.write_text(html_path, render_html(report))
+    for path, text in ((md_path, render_markdown(report, links)), (csv_path, to_csv(report.rows)),
+                       (html_path, render_html(report))):
+        with atomic.writing(path):
+            atomic.write_text(path, text)
     return ReportFiles(html=html_path, markdown=md_path, csv=csv_path, figures_dir=figures_dir,
                        n_runs=len(report.rows), warnings=report.warnings)
 

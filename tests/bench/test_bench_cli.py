@@ -101,7 +101,7 @@ def test_status_tells_done_failed_running_and_interrupted_runs(tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].endswith("5 runs; 1 done, 1 failed, 1 running, 2 pending")
-    assert lines[1].split()[:3] == ["done", "r-done", "val"] and "87.5%" in lines[1]
+    assert lines[1].split()[:3] == ["done", "r-done", "val"] and "87.50%" in lines[1]
     assert lines[2].split()[:3] == ["failed", "r-failed", "ValueError:"] and "more" not in lines[2]
     assert lines[3].split()[:2] == ["running", "r-running"] and f"pid {os.getpid()}" in lines[3]
     assert lines[4].split()[:2] == ["pending", "r-interrupted"] and "interrupted" in lines[4]

@@ -22,11 +22,29 @@ def test_best_per_pipeline_ignores_unfinished_runs_and_sorts_best_first():
     text = format_summary(rows, ["svm.C"])
     header, rule, first, second = text.splitlines()
     assert header.split()[:4] == ["pipeline", "runs", "val", "acc"]
-    assert first.startswith("raw -> softmax") and first.split()[3:5] == ["1", "97.0%"]
+    assert first.startswith("raw -> softmax") and first.split()[3:5] == ["1", "97.00%"]
     assert second.startswith("hog -> linear SVM") and "svm.C=1.0" in second and second.endswith("hog-2")
-    assert second.split()[4:6] == ["2", "95.0%"]  # best of the two finished HOG runs
+    assert second.split()[4:6] == ["2", "95.00%"]  # best of the two finished HOG runs
     assert "MLP" not in text
 
 
 def test_summary_without_finished_runs():
     assert format_summary([row("a", "raw -> softmax", None, status="failed")], []) == "no finished runs yet"
+
+
+def test_bench_table_and_report_table_are_two_views_of_one_row(sweep_batch, tmp_path, shared_executor):
+    """results.json (featpipe bench) and the report's rows agree on every key of the shared row."""
+    import json
+
+    from featpipe.bench import load_batch, run_batch
+    from featpipe.report import build_rows, collect_runs
+    from featpipe.runs import ROW_KEYS
+
+    out = tmp_path / "out"
+    run_batch(load_batch(sweep_batch), out, executor=shared_executor, progress=False)
+    bench_rows = {row["run_id"]: row for row in json.loads((out / "results.json").read_text())["runs"]}
+    report_rows = {row["path"]: row for row in build_rows(collect_runs(out).runs, out)}
+    assert sorted(bench_rows) == sorted(report_rows)
+    for run_id, row in bench_rows.items():
+        assert {key: row[key] for key in ROW_KEYS} == {key: report_rows[run_id][key] for key in ROW_KEYS}
+        assert row["status"] == "done" and row["selected"].startswith("C=")

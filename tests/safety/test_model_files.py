@@ -153,13 +153,16 @@ def test_arrays_that_agree_with_model_json_but_not_with_each_other(cli, run):
     cli("predict", run, run.parent / "seven.png", code=1, says=[str(run / "model.npz"), "cannot be used"])
 
 
-@pytest.mark.parametrize("damage", [lambda m: m.pop("data"), lambda m: m["data"].update(image_shape="32x32"),
-                                    lambda m: m["data"].update(class_names=[1, 2])])
-def test_malformed_metrics_json(cli, run, damage):
+@pytest.mark.parametrize("damage, culprit", [
+    (lambda m: m.pop("data"), "data"),
+    (lambda m: m["data"].update(image_shape="32x32"), "data.image_shape"),
+    (lambda m: m["data"].update(class_names=[1, 2]), "data.class_names"),
+])
+def test_malformed_metrics_json(cli, run, damage, culprit):
     metrics = json.loads((run / "metrics.json").read_text())
     damage(metrics)
     (run / "metrics.json").write_text(json.dumps(metrics))
-    cli("predict", run, run.parent / "seven.png", code=1, says=[str(run / "metrics.json"), "data.class_names"])
+    cli("predict", run, run.parent / "seven.png", code=1, says=[str(run / "metrics.json"), culprit])
 
 
 def test_oversized_model_json(run, monkeypatch):
