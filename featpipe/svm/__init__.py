@@ -7,5 +7,6 @@ warm starts, widening the grid while the best C sits on its edge.
 
 from .checks import check_features, check_labels
 from .estimator import LinearSVM, LinearSVMSettings
+from .search import search_c
 
-__all__ = ["LinearSVM", "LinearSVMSettings", "check_features", "check_labels"]
+__all__ = ["LinearSVM", "LinearSVMSettings", "check_features", "check_labels", "search_c"]
