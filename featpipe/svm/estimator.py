@@ -106,13 +106,14 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
                 W, iterations, converged = _newton.newton(problem, W, settings.tol, settings.max_iter)
             else:
                 W, iterations, converged = _smoothed_hinge(problem, W, settings)
-        self.classes_ = classes
-        self.coef_ = np.ascontiguousarray(W[:-1].T)
-        self.intercept_ = W[-1] * settings.intercept_scaling
-        self.n_iter_ = int(iterations)
-        self.converged_ = bool(converged)
-        problem.smoothing = 0.0
-        self.objective_ = float(self.objective(X, y))
+            self.classes_ = classes
+            self.coef_ = np.ascontiguousarray(W[:-1].T)
+            self.intercept_ = W[-1] * settings.intercept_scaling
+            self.n_iter_ = int(iterations)
+            self.converged_ = bool(converged)
+            # inside the thread limit too: a product's rounding depends on the thread count, and
+            # the same run must save the same model whichever process runs it
+            self.objective_ = float(self.objective(X, y))
         return self
 
     def objective(self, X: Any, y: Any) -> float:
