@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal, Sequence
@@ -102,28 +103,44 @@ def _default_features() -> FeaturesConfig:
 
 
 class SvmConfig(_Section):
-    """Linear SVM. A list of C values is searched on the validation split."""
+    """Linear SVM. A list of C values is searched on the validation split (featpipe.svm.search_c)."""
 
-    C: float | list[float] = 1.0
-    loss: Literal["squared_hinge", "hinge"] = Field("squared_hinge", description="liblinear / sgd: the binary loss")
-    solver: Literal["auto", "liblinear", "sgd", "minibatch"] = Field(
+    C: float | list[float] = Field(1.0, description="a fixed C, or a grid of C values searched on validation")
+    loss: Literal["squared_hinge", "hinge"] = Field("squared_hinge", description="newton / liblinear / sgd: the loss")
+    solver: Literal["auto", "newton", "liblinear", "sgd", "minibatch"] = Field(
         "auto",
-        description="liblinear: exact, one-vs-rest (dual coordinate descent); sgd: scikit-learn's "
-        "SGDClassifier, one-vs-rest; minibatch: featpipe's multiclass hinge loss trained in "
-        "mini-batches with BLAS (fast on thousands of dimensions); auto: liblinear up to 2,048 "
-        "dimensions, minibatch above",
+        description="newton: featpipe's LinearSVM, every class at once by truncated Newton over BLAS "
+        "products; liblinear: LinearSVC, exact, one class at a time (dual coordinate descent); sgd: "
+        "scikit-learn's SGDClassifier; minibatch: featpipe's multiclass hinge trained in mini-batches; "
+        "auto: newton",
     )
-    max_iter: int = Field(2000, ge=1, description="liblinear / sgd: iterations")
-    tol: float = Field(1e-4, gt=0, description="liblinear / sgd: stopping tolerance")
+    multiclass: Literal["ovr", "weston_watkins"] = Field(
+        "ovr", description="newton: one-vs-rest, or one coupled multiclass problem (Weston-Watkins)")
+    widen: int = Field(2, ge=0, description="extra C values tried beyond an edge of the grid while the best C lies on it")
+    max_iter: int = Field(2000, ge=1, description="newton: Newton steps at most; liblinear / sgd: iterations")
+    tol: float = Field(1e-4, gt=0, description="newton: gradient norm relative to its norm at W=0; liblinear / sgd: stopping tolerance")
     epochs: int = Field(30, ge=1, description="minibatch: passes over the training set")
     learning_rate: float = Field(0.01, gt=0, description="minibatch: initial step size (cosine decay, momentum 0.9)")
 
-    @field_validator("C")
+    @field_validator("C", mode="before")
     @classmethod
     def _positive_c(cls, value):
+        # checked before pydantic's own float parsing, so the message names svm.C and the value
         values = value if isinstance(value, list) else [value]
-        if not values or min(values) <= 0:
-            raise ValueError(f"C must be a positive number or a non-empty list of them, got {value}")
+        if not values:
+            raise ValueError("C must be a positive number or a non-empty list of them")
+        for item in values:
+            number = item
+            if isinstance(item, str):  # PyYAML reads 1e-3 (no dot) as a string
+                try:
+                    number = float(item)
+                except ValueError:
+                    number = None
+            if isinstance(item, bool) or not isinstance(number, (int, float)):
+                raise ValueError(f"C must be a positive number or a list of them; {item!r} is not a number")
+            if not math.isfinite(number) or number <= 0:
+                hint = " (YAML reads 1e400 and larger as inf)" if math.isinf(number) and number > 0 else ""
+                raise ValueError(f"C must be a positive number (finite, > 0) or a list of them; {item!r} is not{hint}")
         return value
 
     def c_values(self) -> list[float]:

@@ -11,12 +11,7 @@ from sklearn.svm import LinearSVC
 
 from .config import Config, FeaturesConfig, SvmConfig
 from .features import EXTRACTORS, FeatureConcat, is_seeded, make_extractor
-
-#: Above this many feature dimensions, solver "auto" trains the SVM in mini-batches: liblinear
-#: took many minutes on CIFAR-10's 3,072 raw pixels, and scikit-learn's SGDClassifier about
-#: 10-25 s per epoch there, where a mini-batch epoch of BLAS products takes about a second.
-MINIBATCH_ABOVE_DIMENSIONS = 2048
-
+from .svm import LinearSVM
 
 def build_features(features: FeaturesConfig, seed: int) -> FeatureConcat:
     """The concatenation of the configured extractors, each seeded from the run's seed."""
@@ -30,22 +25,32 @@ def build_features(features: FeaturesConfig, seed: int) -> FeatureConcat:
 
 
 def svm_solver(svm: SvmConfig, n_features: int) -> str:
-    """The solver a config's SVM uses for `n_features` dimensions."""
-    if svm.solver != "auto":
-        return svm.solver
-    return "minibatch" if n_features > MINIBATCH_ABOVE_DIMENSIONS else "liblinear"
+    """The solver a config's SVM uses for `n_features` dimensions.
+
+    "auto" is featpipe's Newton solver at every dimension: it trains all classes together with
+    BLAS products, so its cost grows like liblinear's per pass over the data but on all cores
+    and with few passes (scripts/bench_svm.py measures it against LinearSVC and SGDClassifier).
+    liblinear took many minutes on CIFAR-10's 3,072 raw pixels, which is why auto used
+    mini-batches above 2,048 dimensions before; Newton needs no such switch. `n_features` is
+    kept so that a future rule by dimension has its input.
+    """
+    return "newton" if svm.solver == "auto" else svm.solver
 
 
 def build_svm(svm: SvmConfig, C: float, n_samples: int, n_features: int, seed: int, progress: bool = False):
     """A linear SVM with margin parameter `C`.
 
-    All three solvers minimize the same kind of objective, ``1/2 |W|^2 + C * sum(hinge)``;
-    divided by ``C n`` that is ``mean(hinge) + alpha/2 |W|^2`` with ``alpha = 1 / (C n)``, the
-    form the SGD solvers take. liblinear and sgd train one binary SVM per class (one-vs-rest);
-    minibatch trains the multiclass (Weston-Watkins) hinge loss jointly.
+    All the solvers minimize the same kind of objective, ``1/2 |W|^2 + C * sum(loss)``;
+    divided by ``C n`` that is ``mean(loss) + alpha/2 |W|^2`` with ``alpha = 1 / (C n)``, the
+    form the SGD solvers take. newton (featpipe.svm.LinearSVM) and liblinear also regularize the
+    bias (a constant feature of value 1); newton, liblinear and sgd train one binary SVM per class
+    (one-vs-rest; newton can also train the Weston-Watkins multiclass loss), minibatch trains the
+    multiclass (Weston-Watkins) hinge loss jointly.
     """
     solver = svm_solver(svm, n_features)
     alpha = 1.0 / (C * n_samples)
+    if solver == "newton":
+        return LinearSVM(C=C, loss=svm.loss, multiclass=svm.multiclass, tol=svm.tol, max_iter=svm.max_iter)
     if solver == "liblinear":
         return LinearSVC(C=C, loss=svm.loss, dual=True, max_iter=svm.max_iter, tol=svm.tol, random_state=seed)
     if solver == "sgd":

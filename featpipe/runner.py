@@ -25,6 +25,7 @@ from .features._images import show_progress
 from .features.cache import FeatureCache, fit_transform_cached
 from .metrics import classification_scores
 from .runs import folder as run_folder
+from .svm import search_c
 
 THROUGHPUT_SAMPLE = 1000  # images timed end to end (features + classifier) for images/s
 
@@ -127,7 +128,8 @@ def run_experiment(
     memory.check_training(config, len(splits.train), n_features, len(splits.train.class_names))
     checkpoints = checkpoint_dir_for(config, run_dir.parent)
     with timer("train"):
-        classifier, selection = _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress)
+        classifier, selection = _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress,
+                                                getattr(extractor, "block_slices_", None))
 
     model = pipeline.assemble(extractor, classifier)
     scores = {}
@@ -171,22 +173,15 @@ def _compute_features(config: Config, splits: Splits, progress: bool):
         show_progress.reset(token)
 
 
-def _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress):
+def _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress, blocks=None):
     """Fit the configured classifier; returns it and a record of any model selection."""
     y_train, y_val = splits.train.labels, splits.val.labels
     if config.classifier == "svm":
-        trials = []
-        best = None
-        for C in config.svm.c_values():
-            svm = pipeline.build_svm(config.svm, C, len(y_train), n_features, config.seed, progress)
-            start = time.perf_counter()
-            svm.fit(features["train"], y_train)
-            val_accuracy = float(np.mean(svm.predict(features["val"]) == y_val))
-            trials.append({"C": C, "val_accuracy": val_accuracy, "fit_seconds": round(time.perf_counter() - start, 4),
-                           "solver": pipeline.svm_solver(config.svm, n_features)})
-            if best is None or val_accuracy > best[0]:
-                best = (val_accuracy, C, svm)
-        return best[2], {"parameter": "svm.C", "chosen": best[1], "trials": trials}
+        return search_c(
+            lambda C: pipeline.build_svm(config.svm, C, len(y_train), n_features, config.seed, progress),
+            config.svm.c_values(), features["train"], y_train, features["val"], y_val,
+            widen=config.svm.widen, solver=pipeline.svm_solver(config.svm, n_features), blocks=blocks,
+        )
 
     raw_only = list(config.features.extractors()) == ["raw"]
     input_shape = tuple(splits.train.images.shape[1:]) if raw_only else None

@@ -16,10 +16,20 @@ def format_run(metrics: dict, run_dir: Path | str | None = None) -> str:
     lines.append("  accuracy: " + ", ".join(f"{split} {percent(value)}" for split, value in accuracy.items()))
     selection = metrics.get("selection")
     if selection:
-        lines.append(f"  {selection.get('parameter', 'value')} chosen on validation: {selection['chosen']}")
+        lines.append(f"  {selection.get('parameter', 'value')} chosen on validation: {selection.get('chosen')}"
+                     f"{_widening(selection)}")
     timings = metrics.get("timings", {})
     stages = ", ".join(f"{k} {seconds(v)}s" for k, v in timings.items() if isinstance(v, (int, float)))
     lines.append(f"  time: {stages}; predicts {rate(metrics.get('predict_images_per_s', 0))} images/s")
     if run_dir is not None:
         lines.append(f"  written to {run_dir}")
     return "\n".join(lines)
+
+
+def _widening(selection: dict) -> str:
+    """How the C search went past its grid, if it did (older runs have no such record)."""
+    widened = selection.get("widened") or []
+    text = f" (grid widened to {', '.join(f'{c:g}' for c in widened)})" if widened else ""
+    if selection.get("on_edge"):
+        text += "; still on the edge of the values tried: widen the grid further (svm.C or svm.widen)"
+    return text
