@@ -194,17 +194,19 @@ def encode_images(encoder: PatchEncoder, images: np.ndarray, chunk_size: int, n_
         out[start:stop] = encoder.encode(images[start:stop])
 
     chunks = chunk_starts(len(images), chunk_size, desc)
-    if n_jobs <= 1:
-        for bounds in chunks:
-            run(bounds)
-        return out
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        # at most 2 chunks queued per worker: the progress bar then follows the real progress
-        pending = []
-        for bounds in chunks:
-            pending.append(pool.submit(run, bounds))
-            if len(pending) >= 2 * n_jobs:
-                pending.pop(0).result()
-        for future in pending:
-            future.result()
+    # BLAS threads on these small blocks only add synchronization: one thread per worker always
+    with threadpool_limits(limits=1, user_api="blas"):
+        if n_jobs <= 1:
+            for bounds in chunks:
+                run(bounds)
+            return out
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            # at most 2 chunks queued per worker, so the progress bar follows the real progress
+            pending = []
+            for bounds in chunks:
+                pending.append(pool.submit(run, bounds))
+                if len(pending) >= 2 * n_jobs:
+                    pending.pop(0).result()
+            for future in pending:
+                future.result()
     return out
