@@ -288,6 +288,29 @@ def _strongest_channel(magnitude: np.ndarray, *values: np.ndarray) -> list[np.nd
     return picked
 
 
+def _strongest_integer_gradient(squared: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_strongest_channel` for integer squared magnitudes: (squared, table index) of the winning channel.
+
+    The channel rides in the low bits of the squared magnitude (first channel highest, so it wins
+    ties as skimage's argmax does) and one maximum over the channels picks both; that beats a
+    comparison and a `np.where` per channel by ~2x. squared and index are int32 (C, N, H, W),
+    modified in place; squared magnitudes of uint8 gradients stay below 2**17.
+    """
+    n_channels = squared.shape[0]
+    if n_channels == 1:
+        return squared[0], index[0]
+    bits = (n_channels - 1).bit_length()
+    squared <<= bits
+    for channel in range(n_channels - 1):
+        squared[channel] += n_channels - 1 - channel
+    best = np.maximum.reduce(squared, axis=0)
+    channel = (n_channels - 1) - (best & ((1 << bits) - 1))
+    position = channel.ravel().astype(np.intp) * best.size
+    position += np.arange(best.size)
+    best >>= bits
+    return best, np.take(index.reshape(-1), position).reshape(best.shape)
+
+
 def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tuple[int, int],
                      transform_sqrt: bool, signed: bool) -> np.ndarray:
     """Cell histograms (N, n_cells_row, n_cells_col, orientations) float32, as skimage computes them.
@@ -309,10 +332,11 @@ def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tup
         index = g_row * _LUT_SIDE
         index += g_col
         index += 255 * _LUT_SIDE + 255
-        (index,) = _strongest_channel(squared, index)
-        bin_table, magnitude_table = _integer_gradient_tables(orientations, signed)
+        squared, index = _strongest_integer_gradient(squared, index)
+        bin_table, _ = _integer_gradient_tables(orientations, signed)
         bins = np.take(bin_table, index)  # np.take gathers faster than fancy indexing
-        magnitude = np.take(magnitude_table, index)
+        # sqrt of the exact integer square is hypot's value (both correctly rounded in float64)
+        magnitude = np.sqrt(squared.astype(np.float64))
 
     cell_rows, cell_cols = pixels_per_cell
     n_cells_row, n_cells_col = height // cell_rows, width // cell_cols
