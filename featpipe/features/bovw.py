@@ -187,29 +187,31 @@ class BagOfVisualWords(ImageFeatureExtractor):
     def _check_memory(self, image_shape: tuple, n_images: int, *, fitting: bool) -> None:
         """InputError, before any large allocation, if the estimated peak exceeds the memory budget.
 
-        The estimate counts the float32 arrays this extractor allocates (not the images it is given):
-        in fit, the training patches (with float64 copies for the covariance) and k-means' distance
-        blocks; in transform, each worker's chunk of dense patches and its fused blocks, plus the
-        (N, features) output.
+        The estimate counts the arrays this extractor allocates (not the images it is given): in fit,
+        the training patches (float32, with the float64 copy the covariance takes) and k-means'
+        distance blocks; in transform, each worker's chunk of dense patches and its fused blocks,
+        plus the (N, features) output. fit checks the transform of its own images too, since a
+        pipeline transforms them next: better to refuse before the k-means than after it.
         """
         height, width, channels = image_shape[1:]
-        limit, words, jobs = self._memory_limit_mb(), self.n_words, self._n_jobs()
-        for size in self._patch_sizes():
+        limit, words, jobs, sizes = self._memory_limit_mb(), self.n_words, self._n_jobs(), self._patch_sizes()
+        output = n_images * REGIONS[self.pooling] * words * len(sizes) * 4
+        for size in sizes:
             dims = size * size * channels
             positions = ((height - size) // self.stride + 1) * ((width - size) // self.stride + 1)
-            chunk = jobs * (self.chunk_size * positions * (dims * 9 + 8) + 2 * BLOCK_ROWS * words * 4
-                            + self.chunk_size * 4 * words * 4)
-            output = n_images * REGIONS[self.pooling] * words * len(self._patch_sizes()) * 4
-            fit = self.n_patches * (dims * 20 + 16) + 256 * words * 4 * jobs + words * dims * 12
-            needed = (fit if fitting else 0) + max(chunk, 0) + output
+            # per patch: uint8 copy, float32 patches, reordered copy, augmented rows; per worker blocks
+            working = jobs * (self.chunk_size * positions * (dims * 13 + 8) + BLOCK_ROWS * words * 8
+                              + self.chunk_size * 4 * words * 4)
+            fit = self.n_patches * (dims * 16 + 16) + 256 * words * 4 * jobs + words * dims * 12
+            needed = max(fit if fitting else 0, working + output)
             if needed / 2**20 > limit:
-                parts = (f"fit: n_patches={self.n_patches} x {dims} dims ~ {fit / 2**20:.0f} MB; " if fitting else "")
+                fit_part = f"fit {fit / 2**20:.0f} MB for n_patches={self.n_patches} x {dims} dims; " if fitting else ""
                 raise InputError(
                     f"{self._owner()}: n_words={words}, patch_size={size}, chunk_size={self.chunk_size} and "
-                    f"n_jobs={jobs} need about {needed / 2**20:.0f} MB ({parts}encoding: {chunk / 2**20:.0f} MB "
-                    f"of working buffers, {output / 2**20:.0f} MB of output for {n_images} images), more than "
+                    f"n_jobs={jobs} need about {needed / 2**20:.0f} MB ({fit_part}encoding {working / 2**20:.0f} MB "
+                    f"of working buffers + {output / 2**20:.0f} MB of output for {n_images} images), more than "
                     f"memory_limit_mb={limit:.0f}; lower chunk_size or n_jobs (working buffers), n_patches "
-                    f"(fit) or n_words, or encode fewer images at once"
+                    f"(fit) or n_words, or transform fewer images at a time"
                 )
 
     # ------------------------------------------------------------------ fit

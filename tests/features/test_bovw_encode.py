@@ -123,7 +123,7 @@ def test_memory_budget_is_checked_before_fit_and_transform(rng, make_smooth):
         big.fit(images)
     assert not hasattr(big, "codebook_")  # refused before anything was learned
     bovw = BagOfVisualWords(n_words=8, patch_size=6, n_patches=500, kmeans_iter=3, random_state=0,
-                            memory_limit_mb=50).fit(images)
+                            memory_limit_mb=500).fit(images)
     many = np.repeat(images, 500, axis=0)  # 2,000 images x 32 features fit; a 1 MB budget does not
     with pytest.raises(InputError, match=r"of output for 2000 images\), more than memory_limit_mb=1;"):
         bovw.set_params(memory_limit_mb=1).transform(many)
