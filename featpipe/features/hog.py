@@ -248,6 +248,17 @@ def _integer_gradient_tables(orientations: int, signed: bool) -> tuple[np.ndarra
     return bins, magnitude
 
 
+@lru_cache(maxsize=8)
+def _compact_bin_table(orientations: int, signed: bool) -> np.ndarray:
+    """`_integer_gradient_tables`' bins as uint8 when they fit: half the table, so its lookups hit the cache more."""
+    bins, _ = _integer_gradient_tables(orientations, signed)
+    if orientations + 1 > np.iinfo(np.uint8).max:
+        return bins
+    compact = bins.astype(np.uint8)
+    compact.flags.writeable = False
+    return compact
+
+
 def _central_differences(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row and column central differences of (C, N, H, W) planes, zero on the borders (as skimage)."""
     height, width = planes.shape[2:]
@@ -333,8 +344,7 @@ def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tup
         index += g_col
         index += 255 * _LUT_SIDE + 255
         squared, index = _strongest_integer_gradient(squared, index)
-        bin_table, _ = _integer_gradient_tables(orientations, signed)
-        bins = np.take(bin_table, index)  # np.take gathers faster than fancy indexing
+        bins = np.take(_compact_bin_table(orientations, signed), index)  # np.take beats fancy indexing
         # sqrt of the exact integer square is hypot's value (both correctly rounded in float64)
         magnitude = np.sqrt(squared.astype(np.float64))
 
