@@ -15,7 +15,7 @@ import os
 from typing import Any
 
 import numpy as np
-from pydantic import Field, StrictBool, field_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.utils.validation import check_is_fitted
 
@@ -57,6 +57,15 @@ class BovwSettings(Section):
         if not sizes or min(sizes) < 1:
             raise ValueError("expected a patch side >= 1 or a non-empty list of them")
         return value
+
+    @model_validator(mode="after")
+    def _a_patch_per_word(self):
+        if self.n_words > self.n_patches:
+            raise ValueError(
+                f"n_words={self.n_words} is larger than the number of training patches n_patches="
+                f"{self.n_patches}; k-means needs at least one patch per word: raise n_patches or lower n_words"
+            )
+        return self
 
 
 class BagOfVisualWords(ImageFeatureExtractor):

@@ -127,3 +127,12 @@ def test_memory_budget_is_checked_before_fit_and_transform(rng, make_smooth):
     many = np.repeat(images, 500, axis=0)  # 2,000 images x 32 features fit; a 1 MB budget does not
     with pytest.raises(InputError, match=r"of output for 2000 images\), more than memory_limit_mb=1;"):
         bovw.set_params(memory_limit_mb=1).transform(many)
+
+
+def test_a_config_with_more_words_than_patches_is_refused_when_read():
+    from featpipe.config import parse_config
+    from featpipe.errors import ConfigError
+
+    text = "name: t\ndata: {source: folder, root: x.tar.gz}\nfeatures:\n  bovw: {n_words: 5000, n_patches: 1000}\n"
+    with pytest.raises(ConfigError, match=r"features\.bovw: n_words=5000 is larger than .* n_patches=1000"):
+        parse_config(text, "t.yaml")
