@@ -51,18 +51,21 @@ def quadrant_order(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
     return np.argsort(quadrant, kind="stable"), np.bincount(quadrant, minlength=4)
 
 
-def dense_patches(images: np.ndarray, size: int, stride: int) -> tuple[np.ndarray, int, int]:
+def dense_patches(images: np.ndarray, size: int, stride: int,
+                  order: np.ndarray | None = None) -> tuple[np.ndarray, int, int]:
     """All size x size patches at `stride` as float32 (N * rows * cols, size*size*C) rows, plus rows, cols.
 
     Patch vectors are in (row, col, channel) order; patches of one image are consecutive, in
-    raster order of their top-left positions.
+    raster order of their top-left positions, or in the position `order` given.
     """
     windows = sliding_window_view(images, (size, size), axis=(1, 2))[:, ::stride, ::stride]
     n_images, rows, cols = windows.shape[:3]
     # windows is (N, rows, cols, C, size, size): copying the uint8 view into the (row, col, channel)
-    # layout first and converting after is ~3x faster than converting the strided view.
-    patches = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n_images * rows * cols, -1)
-    return patches.astype(np.float32), rows, cols
+    # layout first, reordering it and converting last is ~3x faster than converting the strided view.
+    patches = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n_images, rows * cols, -1)
+    if order is not None:
+        patches = np.take(patches, order, axis=1)
+    return patches.reshape(n_images * rows * cols, -1).astype(np.float32), rows, cols
 
 
 def normalize_patches(patches: np.ndarray, eps: float) -> np.ndarray:
@@ -110,10 +113,9 @@ class PatchEncoder:
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """Pooled codes (N, regions * K) float32 of one chunk of images."""
-        patches, rows, cols = dense_patches(images, self.size, self.stride)
-        n_images, per_image = len(images), rows * cols
-        order, counts = quadrant_order(rows, cols)
-        patches = patches.reshape(n_images, per_image, -1)[:, order].reshape(n_images * per_image, -1)
+        n_images = len(images)
+        order, counts = quadrant_order(*self._grid(images.shape))
+        patches, _, _ = dense_patches(images, self.size, self.stride, order)
         normalize_patches(patches, self.normalize_eps)
         augmented = self._augment(patches)
         pooled = np.zeros((n_images * 4, self.n_words), dtype=np.float32)
@@ -126,6 +128,10 @@ class PatchEncoder:
         if self.pooling == "global":
             return total
         return np.concatenate([total, quadrants.reshape(n_images, -1)], axis=1)
+
+    def _grid(self, shape: tuple) -> tuple[int, int]:
+        """Rows and columns of patch positions in images of `shape` (N, H, W, C)."""
+        return (shape[1] - self.size) // self.stride + 1, (shape[2] - self.size) // self.stride + 1
 
     def _augment(self, patches: np.ndarray) -> np.ndarray:
         """[whitened x, ||x||^2, 1] rows (n, D + 2) float32."""
