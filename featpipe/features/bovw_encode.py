@@ -28,7 +28,8 @@ from threadpoolctl import threadpool_limits
 
 from ._images import chunk_starts
 
-#: Most patches per fused block: 100 rows x 1,600 words of float32 is 640 kB, about one core's L2 here; `scripts/bench_bovw.py --block-rows` measures other values.
+#: Most patches per fused block: 100 rows x 1,600 words of float32 is 640 kB, about one core's L2 here
+#: (blocks of 64 to 512 rows measured within noise of each other on this shared machine).
 BLOCK_ROWS = 100
 REGIONS = {"global": 1, "quadrants": 4, "pyramid": 5}
 
@@ -152,14 +153,13 @@ class PatchEncoder:
         Each image's quadrant run of rows is cut into the fewest nearly equal blocks of at most
         `block_rows` rows, so a block pools into a single (image, quadrant) row with one product.
         """
-        blocks, start = [], 0
-        for image in range(n_images):
-            for quadrant, count in enumerate(counts.tolist()):
-                pieces = -(-count // self.block_rows)
-                edges = np.linspace(start, start + count, pieces + 1).round().astype(int).tolist()
-                blocks.extend((a, b, image * 4 + quadrant) for a, b in zip(edges[:-1], edges[1:]))
-                start += count
-        return blocks
+        one_image, start = [], 0
+        for quadrant, count in enumerate(counts.tolist()):
+            edges = np.linspace(start, start + count, -(-count // self.block_rows) + 1).round().astype(int).tolist()
+            one_image.extend((a, b, quadrant) for a, b in zip(edges[:-1], edges[1:]))
+            start += count
+        return [(a + image * start, b + image * start, image * 4 + quadrant)
+                for image in range(n_images) for a, b, quadrant in one_image]
 
     def _pool_triangle(self, augmented: np.ndarray, blocks: list, pooled: np.ndarray) -> None:
         """pooled[region] += sum over the region's patches of max(0, mean_k(z) - z_k)."""
