@@ -299,6 +299,14 @@ def _strongest_channel(magnitude: np.ndarray, *values: np.ndarray) -> list[np.nd
     return picked
 
 
+def _channel_planes(images: np.ndarray, dtype: type) -> np.ndarray:
+    """The images as contiguous (C, N, H, W) planes of `dtype`, transposed and converted in one pass."""
+    n_images, height, width, n_channels = images.shape
+    planes = np.empty((n_channels, n_images, height, width), dtype=dtype)
+    np.copyto(planes, images.transpose(3, 0, 1, 2))
+    return planes
+
+
 def _strongest_integer_gradient(squared: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`_strongest_channel` for integer squared magnitudes: (squared, table index) of the winning channel.
 
@@ -330,14 +338,13 @@ def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tup
     divided by the number of pixels in a cell.
     """
     n_images, height, width, _ = images.shape
-    planes = np.ascontiguousarray(images.transpose(3, 0, 1, 2))  # (C, N, H, W)
     if transform_sqrt:
-        g_row, g_col = _central_differences(np.sqrt(planes.astype(np.float64)))
+        g_row, g_col = _central_differences(np.sqrt(_channel_planes(images, np.float64)))
         magnitude = np.hypot(g_row, g_col)
         g_row, g_col, magnitude = _strongest_channel(magnitude, g_row, g_col, magnitude)
         bins = _orientation_bins(g_row, g_col, orientations, signed)
     else:
-        g_row, g_col = _central_differences(planes.astype(np.int32))
+        g_row, g_col = _central_differences(_channel_planes(images, np.int32))
         squared = g_row * g_row
         squared += g_col * g_col
         index = g_row * _LUT_SIDE
