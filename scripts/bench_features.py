@@ -2,13 +2,14 @@
 
 Single thread throughout (NumPy/BLAS limited to 1 thread with threadpoolctl, OpenCV with
 cv2.setNumThreads(1)), on the first N (default 5,000) training images of CIFAR-10 as JPEGs
-(/work/shared/data/cifar10-train-jpeg.tar.gz, read with featpipe.data.load_source("folder")):
+(--data, default ../shared/data/cifar10-train-jpeg.tar.gz relative to the repository root, read
+with featpipe.data.load_source("folder")):
 
 * images/s of every extractor's `transform` (raw, colour hsv and rgb, HOG, a fast BoVW);
 * HOG (9 orientations, 8x8 cells, 2x2 blocks, L2-Hys) side by side, in the same run, with
   skimage.feature.hog in a per-image loop and OpenCV's cv2.HOGDescriptor (a different descriptor:
   Gaussian block window, trilinear vote interpolation; only there for speed, when importable:
-  `pip install "opencv-python-headless<5"`, not a featpipe dependency), with ratios and the max
+  `pip install -e ".[bench]"`, not a featpipe dependency), with ratios and the max
   absolute difference from skimage;
 * the HSV colour histogram against a per-image skimage.color.rgb2hsv + np.histogramdd loop;
 * colour histogram (hsv, 8 bins) + HOG over 60,000 images (the 50,000 real ones plus the first
@@ -19,7 +20,7 @@ so the ratios compare like with like. Each measurement alternates ours and the p
 both see the same background load (the machine is shared). Rates are wall-clock; "cpu" rates use
 the process's CPU time, which background load disturbs less. The 1-minute load average is printed.
 
-    /work/venv/bin/python scripts/bench_features.py [--n 5000] [--ref-n 1000] [--skip-60k]
+    python scripts/bench_features.py [--data ARCHIVE] [--n 5000] [--ref-n 1000] [--skip-60k]
 """
 
 from __future__ import annotations
@@ -36,24 +37,17 @@ from threadpoolctl import threadpool_limits
 
 from featpipe.features import HOG, BagOfVisualWords, ColorHistogram, RawPixels
 
-DATA = Path("/work/shared/data/cifar10-train-jpeg.tar.gz")
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
 HOG_PARAMS = dict(orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2), block_norm="L2-Hys")
 
 
-def load_images(cache_dir: str | None) -> np.ndarray:
-    """All 50,000 CIFAR-10 training images (N, 32, 32, 3) uint8."""
-    try:
-        from featpipe.data import load_source
-    except ImportError:
-        load_source = None
-    if load_source is not None:
-        splits = load_source("folder", root=DATA, cache_dir=cache_dir, progress=False)
-        return np.concatenate([ds.images for ds in splits.values()])
-    from PIL import Image  # fallback: the JPEGs extracted by hand
+def load_images(data: Path, cache_dir: str | None) -> np.ndarray:
+    """All 50,000 CIFAR-10 training images (N, 32, 32, 3) uint8 from the archive `data`."""
+    from featpipe.data import load_source
 
-    root = Path("/work/cache/cifar10-jpeg/train")
-    files = sorted(root.glob("*/*.jpg"))
-    return np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
+    splits = load_source("folder", root=data, cache_dir=cache_dir, progress=False)
+    return np.concatenate([ds.images for ds in splits.values()])
 
 
 class Timer:
@@ -159,7 +153,7 @@ def bench_single_thread(images: np.ndarray, ref_n: int) -> None:
         cv2.setNumThreads(1)
         peers["cv2.HOGDescriptor loop"] = opencv_hog_loop
     except ImportError:
-        print("\n(OpenCV not importable: pip install 'opencv-python-headless<5' for that comparison)")
+        print("\n(OpenCV not importable: pip install -e '.[bench]' for that comparison)")
     compare("HOG 9 orientations, 8x8 cells, 2x2 blocks, L2-Hys", ours_hog.transform, peers, images, ref_n)
     difference = np.abs(ours_hog.transform(images[:ref_n]) - skimage_hog_loop(images[:ref_n])).max()
     print(f"  max |featpipe - skimage| over {ref_n} images x 324 values: {difference:.2e}")
@@ -217,6 +211,9 @@ def bench_60k_two_cores(all_images: np.ndarray) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="the CIFAR-10 training archive (default: ../shared/data/cifar10-train-jpeg.tar.gz "
+                             "relative to the repository root)")
     parser.add_argument("--n", type=int, default=5000, help="images for featpipe's extractors")
     parser.add_argument("--ref-n", type=int, default=1000, help="images for the slow per-image peers")
     parser.add_argument("--cache-dir", default=os.environ.get("FEATPIPE_CACHE"),
@@ -225,8 +222,10 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    all_images = load_images(args.cache_dir)
-    print(f"Loaded {len(all_images):,} CIFAR-10 images from {DATA.name} in {time.perf_counter() - start:.1f} s")
+    if not args.data.is_file():
+        raise SystemExit(f"--data {args.data}: no such archive; pass the CIFAR-10 training archive's path")
+    all_images = load_images(args.data.resolve(), args.cache_dir)
+    print(f"Loaded {len(all_images):,} CIFAR-10 images from {args.data.name} in {time.perf_counter() - start:.1f} s")
     images = np.ascontiguousarray(all_images[: args.n])
     with threadpool_limits(1):
         bench_single_thread(images, min(args.ref_n, len(images)))

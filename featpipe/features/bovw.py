@@ -11,24 +11,27 @@ beat hard assignment in their experiments; hard assignment gives the classic bag
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-from pydantic import Field, StrictBool, field_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError
 from ..settings import Float, Int, Section, choice
 from ._base import ImageFeatureExtractor
-from ._images import check_int, check_min_size, chunk_starts
+from ._images import check_int, check_min_size
+from .bovw_encode import BLOCK_ROWS, REGIONS, PatchEncoder, encode_images, normalize_patches, usable_cores
 
 ENCODINGS = ("hard", "triangle")
-POOLINGS = ("global", "quadrants", "pyramid")
+POOLINGS = tuple(REGIONS)
 KMEANS = ("full", "minibatch")
-_REGIONS = {"global": 1, "quadrants": 4, "pyramid": 5}
-_ROWS_PER_BLOCK = 16384  # patches encoded per matrix product; bounds the distance matrix to ~26 MB at K=400
+KMEANS_INITS = ("k-means++", "random")
+#: A word is counted dead when fewer training patches than this fraction of the mean cluster size
+#: (n_patches / n_words) fall in it at the end of k-means.
+DEAD_WORD_FRACTION = 0.05
 
 
 class BovwSettings(Section):
@@ -43,8 +46,9 @@ class BovwSettings(Section):
     normalize_eps: Float = Field(10.0, gt=0, description="added to each patch's variance (0..255 scale)")
     encoding: choice(ENCODINGS) = "triangle"
     pooling: choice(POOLINGS) = "quadrants"
-    kmeans: choice(KMEANS) = "minibatch"
+    kmeans: choice(KMEANS) = Field("minibatch", description="full: Lloyd's k-means (empty clusters re-seeded); minibatch: MiniBatchKMeans")
     kmeans_iter: Int = Field(50, ge=1)
+    kmeans_init: choice(KMEANS_INITS) = Field("k-means++", description="k-means seeding; random: random patches, as Coates et al.")
 
     @field_validator("patch_size")
     @classmethod
@@ -53,6 +57,15 @@ class BovwSettings(Section):
         if not sizes or min(sizes) < 1:
             raise ValueError("expected a patch side >= 1 or a non-empty list of them")
         return value
+
+    @model_validator(mode="after")
+    def _a_patch_per_word(self):
+        if self.n_words > self.n_patches:
+            raise ValueError(
+                f"n_words={self.n_words} is larger than the number of training patches n_patches="
+                f"{self.n_patches}; k-means needs at least one patch per word: raise n_patches or lower n_words"
+            )
+        return self
 
 
 class BagOfVisualWords(ImageFeatureExtractor):
@@ -80,18 +93,27 @@ class BagOfVisualWords(ImageFeatureExtractor):
         Sum codes over the whole image (K features), its 2x2 quadrants (4K) or both (5K).
         A patch belongs to the quadrant of its top-left position in the grid of positions.
     kmeans : {"full", "minibatch"}
-        scikit-learn KMeans (n_init=1) or MiniBatchKMeans.
+        scikit-learn KMeans (Lloyd, n_init=1; it re-seeds empty clusters with far points, the
+        standard k-means of Coates et al.) or MiniBatchKMeans.
     kmeans_iter : int
         max_iter of the k-means (epochs for MiniBatchKMeans).
+    kmeans_init : {"k-means++", "random"}
+        Seeding of the k-means; "random" picks random training patches (cheap at large K).
     chunk_size : int
-        Images encoded at once; with 32x32 images, stride 1 and 6x6 patches each image has 729
-        patches, so memory is about chunk_size * 729 * (patch dims + K) * 4 bytes per chunk.
+        Images encoded at once by each worker thread.
+    n_jobs : int or None
+        Worker threads for the encoding (None: every usable core).
+    memory_limit_mb : int or None
+        Budget checked against an estimate before anything large is allocated (None: 3/4 of the
+        machine's RAM); the error says which setting to lower.
     random_state : int or None
         Seeds patch sampling and k-means.
 
-    Learned attributes (lists, one entry per patch size in `patch_sizes_`): `codebook_` float32
+    Learned attributes (one entry per patch size in `patch_sizes_`): `codebook_` float32
     (K, p*p*C) in whitened space, patch vectors in (row, col, channel) order; `mean_` float32
-    (p*p*C,) and `zca_` float32 (p*p*C, p*p*C) (empty lists when whiten=False).
+    (p*p*C,) and `zca_` float32 (p*p*C, p*p*C) (empty lists when whiten=False); `dead_words_`,
+    the number of words holding fewer than DEAD_WORD_FRACTION of the mean cluster size of the
+    training patches; `kmeans_inertia_`, k-means' final mean squared distance per patch.
     """
 
     CODE_VERSION = 1
@@ -100,7 +122,9 @@ class BagOfVisualWords(ImageFeatureExtractor):
     def __init__(self, *, n_words: int = 400, patch_size: Any = 6, n_patches: int = 100_000, stride: int = 1,
                  whiten: bool = True, whiten_eps: float = 0.1, normalize_eps: float = 10.0,
                  encoding: str = "triangle", pooling: str = "quadrants", kmeans: str = "minibatch",
-                 kmeans_iter: int = 50, chunk_size: int = 32, random_state: int | None = None) -> None:
+                 kmeans_iter: int = 50, kmeans_init: str = "k-means++", chunk_size: int = 32,
+                 n_jobs: int | None = None, memory_limit_mb: int | None = None,
+                 random_state: int | None = None) -> None:
         self.n_words = n_words
         self.patch_size = patch_size
         self.n_patches = n_patches
@@ -112,7 +136,10 @@ class BagOfVisualWords(ImageFeatureExtractor):
         self.pooling = pooling
         self.kmeans = kmeans
         self.kmeans_iter = kmeans_iter
+        self.kmeans_init = kmeans_init
         self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
+        self.memory_limit_mb = memory_limit_mb
         self.random_state = random_state
 
     # ------------------------------------------------------------------ settings
@@ -127,6 +154,10 @@ class BagOfVisualWords(ImageFeatureExtractor):
         owner = self._owner()
         n_words, n_patches = self.n_words, self.n_patches
         check_int(owner, "chunk_size", self.chunk_size, 1)
+        if self.n_jobs is not None:
+            check_int(owner, "n_jobs", self.n_jobs, 1)
+        if self.memory_limit_mb is not None:
+            check_int(owner, "memory_limit_mb", self.memory_limit_mb, 1)
         if self.random_state is not None:
             check_int(owner, "random_state", self.random_state, 0)
         sizes = self._patch_sizes()
@@ -152,15 +183,54 @@ class BagOfVisualWords(ImageFeatureExtractor):
                     f"{owner}: n_words={n_words} is larger than the {available} distinct patch positions "
                     f"of size {size} in these {len(images)} images; use fewer words or more images"
                 )
+        self._check_memory(images.shape, len(images), fitting=True)
+
+    def _n_jobs(self) -> int:
+        return self.n_jobs if self.n_jobs is not None else usable_cores()
+
+    def _memory_limit_mb(self) -> float:
+        if self.memory_limit_mb is not None:
+            return float(self.memory_limit_mb)
+        return 0.75 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+
+    def _check_memory(self, image_shape: tuple, n_images: int, *, fitting: bool) -> None:
+        """InputError, before any large allocation, if the estimated peak exceeds the memory budget.
+
+        The estimate counts the arrays this extractor allocates (not the images it is given): in fit,
+        the training patches (float32, with the float64 copy the covariance takes) and k-means'
+        distance blocks; in transform, each worker's chunk of dense patches and its fused blocks,
+        plus the (N, features) output. fit checks the transform of its own images too, since a
+        pipeline transforms them next: better to refuse before the k-means than after it.
+        """
+        height, width, channels = image_shape[1:]
+        limit, words, jobs, sizes = self._memory_limit_mb(), self.n_words, self._n_jobs(), self._patch_sizes()
+        output = n_images * REGIONS[self.pooling] * words * len(sizes) * 4
+        for size in sizes:
+            dims = size * size * channels
+            positions = ((height - size) // self.stride + 1) * ((width - size) // self.stride + 1)
+            # per patch: uint8 copy, float32 patches, reordered copy, augmented rows; per worker blocks
+            working = jobs * (self.chunk_size * positions * (dims * 13 + 8) + BLOCK_ROWS * words * 8
+                              + self.chunk_size * 4 * words * 4)
+            fit = self.n_patches * (dims * 16 + 16) + 256 * words * 4 * jobs + words * dims * 12
+            needed = max(fit if fitting else 0, working + output)
+            if needed / 2**20 > limit:
+                fit_part = f"fit {fit / 2**20:.0f} MB for n_patches={self.n_patches} x {dims} dims; " if fitting else ""
+                raise InputError(
+                    f"{self._owner()}: n_words={words}, patch_size={size}, chunk_size={self.chunk_size} and "
+                    f"n_jobs={jobs} need about {needed / 2**20:.0f} MB ({fit_part}encoding {working / 2**20:.0f} MB "
+                    f"of working buffers + {output / 2**20:.0f} MB of output for {n_images} images), more than "
+                    f"memory_limit_mb={limit:.0f}; lower chunk_size or n_jobs (working buffers), n_patches "
+                    f"(fit) or n_words, or transform fewer images at a time"
+                )
 
     # ------------------------------------------------------------------ fit
 
     def _fit_images(self, images: np.ndarray) -> None:
         rng = np.random.default_rng(self.random_state)
         self.patch_sizes_ = tuple(self._patch_sizes())
-        self.codebook_, self.mean_, self.zca_ = [], [], []
+        self.codebook_, self.mean_, self.zca_, self.dead_words_, self.kmeans_inertia_ = [], [], [], [], []
         for size in self.patch_sizes_:
-            patches = _normalize_patches(_random_patches(images, size, self.n_patches, rng), self.normalize_eps)
+            patches = normalize_patches(_random_patches(images, size, self.n_patches, rng), self.normalize_eps)
             if self.whiten:
                 mean, zca = _zca(patches, self.whiten_eps)
                 patches = _whiten(patches, mean, zca)
@@ -168,28 +238,38 @@ class BagOfVisualWords(ImageFeatureExtractor):
                 self.zca_.append(zca)
             seed = int(rng.integers(2**31 - 1))
             if self.kmeans == "full":
-                model = KMeans(n_clusters=self.n_words, n_init=1, max_iter=self.kmeans_iter, random_state=seed)
+                model = KMeans(n_clusters=self.n_words, init=self.kmeans_init, n_init=1, max_iter=self.kmeans_iter,
+                               random_state=seed)
             else:
-                model = MiniBatchKMeans(n_clusters=self.n_words, n_init=1, max_iter=self.kmeans_iter,
-                                        batch_size=4096, random_state=seed)
+                model = MiniBatchKMeans(n_clusters=self.n_words, init=self.kmeans_init, n_init=1,
+                                        max_iter=self.kmeans_iter, batch_size=4096, random_state=seed)
             model.fit(patches)
             self.codebook_.append(model.cluster_centers_.astype(np.float32))
+            self.dead_words_.append(dead_words(model.labels_, self.n_words))
+            self.kmeans_inertia_.append(float(model.inertia_) / len(patches))
 
     # ------------------------------------------------------------------ transform
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
-        n_regions = _REGIONS[self.pooling]
-        per_size = n_regions * self.n_words
-        out = np.empty((len(images), per_size * len(self.patch_sizes_)), dtype=np.float32)
+        check_int(self._owner(), "chunk_size", self.chunk_size, 1)
+        self._check_memory(images.shape, len(images), fitting=False)
+        parts = []
         for k, size in enumerate(self.patch_sizes_):
-            mean = self.mean_[k] if self.zca_ else None
-            zca = self.zca_[k] if self.zca_ else None
-            for start, stop in chunk_starts(len(images), self.chunk_size, f"BoVW {size}x{size}"):
-                out[start:stop, k * per_size:(k + 1) * per_size] = _encode_images(
-                    images[start:stop], size, self.stride, self.normalize_eps, mean, zca,
-                    self.codebook_[k], self.encoding, self.pooling,
-                )
-        return out
+            encoder = self._encoder(k)
+            parts.append(encode_images(encoder, images, self.chunk_size, self._n_jobs(), f"BoVW {size}x{size}"))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+    def _encoder(self, which: int) -> PatchEncoder:
+        mean = self.mean_[which] if self.zca_ else None
+        zca = self.zca_[which] if self.zca_ else None
+        return PatchEncoder(self.patch_sizes_[which], self.stride, self.normalize_eps, mean, zca,
+                            self.codebook_[which], self.encoding, self.pooling)
+
+
+def dead_words(labels: np.ndarray, n_words: int) -> int:
+    """How many of `n_words` clusters hold fewer than DEAD_WORD_FRACTION of the mean cluster size."""
+    counts = np.bincount(labels, minlength=n_words)
+    return int(np.count_nonzero(counts < DEAD_WORD_FRACTION * len(labels) / n_words))
 
 
 def codebook_images(bovw: BagOfVisualWords, which: int = 0) -> np.ndarray:
@@ -240,12 +320,7 @@ def _random_patches(images: np.ndarray, size: int, count: int, rng: np.random.Ge
     return patches.reshape(count, -1).astype(np.float32)
 
 
-def _normalize_patches(patches: np.ndarray, eps: float) -> np.ndarray:
-    """Per-patch brightness/contrast normalization in place: (x - mean) / sqrt(var + eps)."""
-    patches -= patches.mean(axis=1, keepdims=True)
-    variance = np.einsum("ij,ij->i", patches, patches) / np.float32(patches.shape[1])
-    patches /= np.sqrt(variance + np.float32(eps))[:, None]
-    return patches
+_normalize_patches = normalize_patches  # the name the tests and the Fisher-vector code know
 
 
 def _zca(patches: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -264,68 +339,7 @@ def _whiten(patches: np.ndarray, mean: np.ndarray, zca: np.ndarray) -> np.ndarra
     return (patches - mean) @ zca
 
 
-def _dense_patches(images: np.ndarray, size: int, stride: int) -> tuple[np.ndarray, int, int]:
-    """All size x size patches at `stride`: float32 (N * rows * cols, size*size*C), rows, cols."""
-    windows = sliding_window_view(images, (size, size), axis=(1, 2))[:, ::stride, ::stride]
-    n_images, rows, cols, n_channels = windows.shape[:4]
-    # windows is (N, rows, cols, C, size, size); reorder to the (row, col, channel) patch layout.
-    # Copying the uint8 view first and converting after is ~3x faster than converting the view.
-    patches = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3)).reshape(n_images * rows * cols, -1)
-    patches = patches.astype(np.float32)
-    return patches, rows, cols
-
-
 def _encode_images(images: np.ndarray, size: int, stride: int, normalize_eps: float, mean: np.ndarray | None,
                    zca: np.ndarray | None, codebook: np.ndarray, encoding: str, pooling: str) -> np.ndarray:
-    """Pooled codes (N, regions * K) float32 of one chunk of images for one patch size."""
-    patches, rows, cols = _dense_patches(images, size, stride)
-    _normalize_patches(patches, normalize_eps)
-    if zca is not None:
-        patches = _whiten(patches, mean, zca)
-    n_words = len(codebook)
-    codebook_sq = np.einsum("ij,ij->i", codebook, codebook)
-    codes = np.empty((len(patches), n_words), dtype=np.float32) if encoding == "triangle" else None
-    nearest = np.empty(len(patches), dtype=np.int64) if encoding == "hard" else None
-    for start in range(0, len(patches), _ROWS_PER_BLOCK):
-        block = patches[start:start + _ROWS_PER_BLOCK]
-        # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2; ||x||^2 does not change the nearest word.
-        partial = block @ codebook.T
-        partial *= np.float32(-2.0)
-        partial += codebook_sq
-        if encoding == "hard":
-            nearest[start:start + len(block)] = partial.argmin(axis=1)
-            continue
-        partial += np.einsum("ij,ij->i", block, block)[:, None]
-        np.maximum(partial, 0.0, out=partial)  # rounding can make a tiny squared distance negative
-        np.sqrt(partial, out=partial)
-        partial -= partial.mean(axis=1, keepdims=True)  # z_k - mean(z)
-        np.negative(partial, out=partial)
-        np.maximum(partial, 0.0, out=partial)
-        codes[start:start + len(block)] = partial
-    return _pool(images.shape[0], rows, cols, n_words, pooling, codes, nearest)
-
-
-def _pool(n_images: int, rows: int, cols: int, n_words: int, pooling: str, codes: np.ndarray | None,
-          nearest: np.ndarray | None) -> np.ndarray:
-    """Sum-pool codes over the global image and/or its quadrants: (N, regions * K) float32."""
-    quadrant_row = np.arange(rows) * 2 // rows
-    quadrant_col = np.arange(cols) * 2 // cols
-    quadrant = (quadrant_row[:, None] * 2 + quadrant_col[None, :]).ravel()  # (rows * cols,)
-    if nearest is not None:
-        slots = (np.arange(n_images)[:, None] * 4 + quadrant[None, :]) * n_words + nearest.reshape(n_images, -1)
-        quadrants = np.bincount(slots.ravel(), minlength=n_images * 4 * n_words).astype(np.float32)
-        quadrants = quadrants.reshape(n_images, 4, n_words)
-    else:
-        codes = codes.reshape(n_images, rows, cols, n_words)
-        top, left = (rows + 1) // 2, (cols + 1) // 2  # the rows/cols with index * 2 // n == 0
-        quadrants = np.stack(
-            [codes[:, :top, :left].sum(axis=(1, 2)), codes[:, :top, left:].sum(axis=(1, 2)),
-             codes[:, top:, :left].sum(axis=(1, 2)), codes[:, top:, left:].sum(axis=(1, 2))],
-            axis=1,
-        )
-    if pooling == "quadrants":
-        return quadrants.reshape(n_images, -1)
-    total = quadrants.sum(axis=1)
-    if pooling == "global":
-        return total
-    return np.concatenate([total, quadrants.reshape(n_images, -1)], axis=1)
+    """Pooled codes (N, regions * K) float32 of one chunk of images for one patch size (single thread)."""
+    return PatchEncoder(size, stride, normalize_eps, mean, zca, codebook, encoding, pooling).encode(images)

@@ -248,6 +248,17 @@ def _integer_gradient_tables(orientations: int, signed: bool) -> tuple[np.ndarra
     return bins, magnitude
 
 
+@lru_cache(maxsize=8)
+def _compact_bin_table(orientations: int, signed: bool) -> np.ndarray:
+    """`_integer_gradient_tables`' bins as uint8 when they fit: half the table, so its lookups hit the cache more."""
+    bins, _ = _integer_gradient_tables(orientations, signed)
+    if orientations + 1 > np.iinfo(np.uint8).max:
+        return bins
+    compact = bins.astype(np.uint8)
+    compact.flags.writeable = False
+    return compact
+
+
 def _central_differences(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row and column central differences of (C, N, H, W) planes, zero on the borders (as skimage)."""
     height, width = planes.shape[2:]
@@ -288,6 +299,37 @@ def _strongest_channel(magnitude: np.ndarray, *values: np.ndarray) -> list[np.nd
     return picked
 
 
+def _channel_planes(images: np.ndarray, dtype: type) -> np.ndarray:
+    """The images as contiguous (C, N, H, W) planes of `dtype`, transposed and converted in one pass."""
+    n_images, height, width, n_channels = images.shape
+    planes = np.empty((n_channels, n_images, height, width), dtype=dtype)
+    np.copyto(planes, images.transpose(3, 0, 1, 2))
+    return planes
+
+
+def _strongest_integer_gradient(squared: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_strongest_channel` for integer squared magnitudes: (squared, table index) of the winning channel.
+
+    The channel rides in the low bits of the squared magnitude (first channel highest, so it wins
+    ties as skimage's argmax does) and one maximum over the channels picks both; that beats a
+    comparison and a `np.where` per channel by ~2x. squared and index are int32 (C, N, H, W),
+    modified in place; squared magnitudes of uint8 gradients stay below 2**17.
+    """
+    n_channels = squared.shape[0]
+    if n_channels == 1:
+        return squared[0], index[0]
+    bits = (n_channels - 1).bit_length()
+    squared <<= bits
+    for channel in range(n_channels - 1):
+        squared[channel] += n_channels - 1 - channel
+    best = np.maximum.reduce(squared, axis=0)
+    channel = (n_channels - 1) - (best & ((1 << bits) - 1))
+    position = channel.ravel().astype(np.intp) * best.size
+    position += np.arange(best.size)
+    best >>= bits
+    return best, np.take(index.reshape(-1), position).reshape(best.shape)
+
+
 def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tuple[int, int],
                      transform_sqrt: bool, signed: bool) -> np.ndarray:
     """Cell histograms (N, n_cells_row, n_cells_col, orientations) float32, as skimage computes them.
@@ -296,23 +338,22 @@ def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tup
     divided by the number of pixels in a cell.
     """
     n_images, height, width, _ = images.shape
-    planes = np.ascontiguousarray(images.transpose(3, 0, 1, 2))  # (C, N, H, W)
     if transform_sqrt:
-        g_row, g_col = _central_differences(np.sqrt(planes.astype(np.float64)))
+        g_row, g_col = _central_differences(np.sqrt(_channel_planes(images, np.float64)))
         magnitude = np.hypot(g_row, g_col)
         g_row, g_col, magnitude = _strongest_channel(magnitude, g_row, g_col, magnitude)
         bins = _orientation_bins(g_row, g_col, orientations, signed)
     else:
-        g_row, g_col = _central_differences(planes.astype(np.int32))
+        g_row, g_col = _central_differences(_channel_planes(images, np.int32))
         squared = g_row * g_row
         squared += g_col * g_col
         index = g_row * _LUT_SIDE
         index += g_col
         index += 255 * _LUT_SIDE + 255
-        (index,) = _strongest_channel(squared, index)
-        bin_table, magnitude_table = _integer_gradient_tables(orientations, signed)
-        bins = np.take(bin_table, index)  # np.take gathers faster than fancy indexing
-        magnitude = np.take(magnitude_table, index)
+        squared, index = _strongest_integer_gradient(squared, index)
+        bins = np.take(_compact_bin_table(orientations, signed), index)  # np.take beats fancy indexing
+        # sqrt of the exact integer square is hypot's value (both correctly rounded in float64)
+        magnitude = np.sqrt(squared.astype(np.float64))
 
     cell_rows, cell_cols = pixels_per_cell
     n_cells_row, n_cells_col = height // cell_rows, width // cell_cols
