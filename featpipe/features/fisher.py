@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mixture_stats import posteriors, pyramid_regions, region_moments
+from .mixture_stats import mixture_moments, pyramid_regions, stack_powers
 
 _NORM_FLOOR = 1e-12
 
@@ -113,9 +113,7 @@ def fisher_vector(descriptors: np.ndarray, weights: np.ndarray, means: np.ndarra
         x = x[np.newaxis]
     n_images, n_descriptors, dims = x.shape
     pyramid = pyramid_regions(np.zeros((n_descriptors, 2)), (1, 1), [(1, 1)])  # one region: order is the identity
-    assign = posteriors(x.reshape(-1, dims), weights, means, variances)
-    assign = assign.reshape(-1, n_images, n_descriptors).transpose(1, 0, 2)
-    moments = region_moments(assign, x, pyramid)
+    moments = mixture_moments(stack_powers(x.reshape(-1, dims), dims), n_images, pyramid, weights, means, variances)
     fv = fisher_from_moments(*moments, pyramid.counts, weights, means, variances, include_weights)[:, 0]
     if improved:
         power_l2(fv, power)

@@ -26,7 +26,7 @@ from ._images import check_int, check_min_size, chunk_starts
 from .color_stats import SPACES, _OPPONENT, color_stats_dims, local_color_stats
 from .dense_grid import CELLS, DenseGrid
 from .fisher import fisher_dims, fisher_from_moments, power_l2
-from .mixture_stats import Pyramid, nearest_means, posteriors, pyramid_regions, region_moments
+from .mixture_stats import Pyramid, mixture_moments, pyramid_regions
 from .sift import SIFT_DIMS, dense_sift, sift_glyph
 from .vlad import vlad_from_moments
 
@@ -266,20 +266,21 @@ class FisherVectors(ImageFeatureExtractor):
 
     def _encode(self, descriptors: np.ndarray, k: int, pyramid: Pyramid, settings: FisherSettings) -> np.ndarray:
         """Unnormalized (n, R, dims) encoding of one chunk's descriptors (n, T, d) of type k."""
-        n_images, n_descriptors, _ = descriptors.shape
-        x = descriptors[:, pyramid.order].reshape(n_images * n_descriptors, -1)
-        x -= self.pca_mean_[k]
-        x = x @ self.pca_components_[k].T
-        if settings.encoding == "vlad":
-            assign = nearest_means(x, self.gmm_means_[k])
-        else:
-            assign = posteriors(x, self.gmm_weights_[k], self.gmm_means_[k], self.gmm_covariances_[k])
-        assign = assign.reshape(-1, n_images, n_descriptors).transpose(1, 0, 2)
-        x = x.reshape(n_images, n_descriptors, -1)
-        if settings.encoding == "vlad":
-            mass, first = region_moments(assign, x, pyramid, second=False)
-            return vlad_from_moments(mass, first, self.gmm_means_[k])
-        moments = region_moments(assign, x, pyramid)
+        n_images, n_descriptors, dims = descriptors.shape
+        flat = descriptors[:, pyramid.order].reshape(n_images * n_descriptors, dims)
+        # feature-major projection into the [x; x^2] buffer (D or 2D, n * T) mixture_moments takes
+        soft = settings.encoding == "fisher"
+        components = self.pca_components_[k]
+        n_dims = len(components)
+        stacked = np.empty(((2 if soft else 1) * n_dims, len(flat)), dtype=np.float32)
+        np.matmul(components, flat.T, out=stacked[:n_dims])
+        stacked[:n_dims] -= (components @ self.pca_mean_[k])[:, None]
+        if soft:
+            np.multiply(stacked[:n_dims], stacked[:n_dims], out=stacked[n_dims:])
+        moments = mixture_moments(stacked, n_images, pyramid, self.gmm_weights_[k], self.gmm_means_[k],
+                                  self.gmm_covariances_[k], soft=soft)
+        if not soft:
+            return vlad_from_moments(*moments, self.gmm_means_[k])
         return fisher_from_moments(*moments, pyramid.counts, self.gmm_weights_[k], self.gmm_means_[k],
                                    self.gmm_covariances_[k], settings.include_weights)
 

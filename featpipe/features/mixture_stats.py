@@ -6,9 +6,9 @@ Fisher vectors) the second moment S2_k = sum_t g_tk x_t^2, with g the GMM poster
 or a one-hot nearest-mean assignment (VLAD). Everything here works on a chunk of images at once
 and spends its time in matrix products:
 
-* posteriors: one product [x^2, x] @ [-1/(2 sigma^2); mu / sigma^2] gives every log-likelihood;
+* posteriors: one product [mu / sigma^2, -1/(2 sigma^2)] @ [x; x^2] gives every log-likelihood;
 * moments: descriptors are sorted by pyramid cell (the common refinement of all pyramid
-  levels), and each cell's sums for all images are one batched product g^T @ [x, x^2];
+  levels), and each cell's sums for all images are one batched product g @ [x; x^2]^T;
   a region's moments are then the sum of its cells' moments.
 """
 
@@ -24,18 +24,35 @@ def posteriors(x: np.ndarray, weights: np.ndarray, means: np.ndarray, variances:
 
     Parameters
     ----------
-    x : float32 ndarray (M, D)
+    x : float ndarray (M, D)
     weights : (K,) mixture weights; means, variances : (K, D).
 
     Returns
     -------
     float32 ndarray (K, M): column m holds the posteriors of descriptor m (the transpose of
-    GaussianMixture.predict_proba). Component-major, because the softmax then reduces over
-    K long rows (fast) and each image's block is already the g^T of its moment products.
+    GaussianMixture.predict_proba).
     """
     x = np.asarray(x, dtype=np.float32)
+    return _soft_assign(stack_powers(x, x.shape[1]), weights, means, variances)
+
+
+def stack_powers(x: np.ndarray, dims: int) -> np.ndarray:
+    """[x; x^2] (2D, M) float32 for M descriptors given row-major (M, D), filled in one buffer.
+
+    Feature-major, because both products then run on contiguous operands: the log-likelihoods
+    C @ [x; x^2] (K, M), whose softmax reduces over K long rows, and each image's moments
+    g_i (K, T) @ [x; x^2]_i^T, a strided view BLAS reads directly.
+    """
+    stacked = np.empty((2 * dims, len(x)), dtype=np.float32)
+    stacked[:dims] = x.T
+    np.multiply(stacked[:dims], stacked[:dims], out=stacked[dims:])
+    return stacked
+
+
+def _soft_assign(stacked: np.ndarray, weights: np.ndarray, means: np.ndarray, variances: np.ndarray) -> np.ndarray:
+    """GMM posteriors (K, M) float32 from [x; x^2] (2D, M)."""
     coefficients, offsets = _log_likelihood_terms(weights, means, variances)
-    log_like = coefficients @ np.concatenate([x * x, x], axis=1).T
+    log_like = coefficients @ stacked
     log_like += offsets[:, None]
     log_like -= log_like.max(axis=0)
     np.exp(log_like, out=log_like)
@@ -44,25 +61,56 @@ def posteriors(x: np.ndarray, weights: np.ndarray, means: np.ndarray, variances:
 
 
 def _log_likelihood_terms(weights: np.ndarray, means: np.ndarray, variances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(K, 2D) float32 coefficients C and (K,) offsets o with log(w_k N(x; mu_k, var_k)) = C @ [x^2, x] + o."""
+    """(K, 2D) float32 coefficients C and (K,) offsets o with log(w_k N(x; mu_k, var_k)) = C @ [x; x^2] + o."""
     precision = 1.0 / np.asarray(variances, dtype=np.float64)
     means = np.asarray(means, dtype=np.float64)
-    coefficients = np.concatenate([-0.5 * precision, means * precision], axis=1)
+    coefficients = np.concatenate([means * precision, -0.5 * precision], axis=1)
     offsets = (np.log(np.asarray(weights, dtype=np.float64))
                - 0.5 * (np.sum(means * means * precision, axis=1) + np.sum(np.log(2 * np.pi / precision), axis=1)))
     return coefficients.astype(np.float32), offsets.astype(np.float32)
 
 
 def nearest_means(x: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """One-hot float32 (K, M) assignment of each descriptor to its nearest mean (Euclidean, first on ties)."""
+    """One-hot float32 (K, M) assignment of each descriptor of x (M, D) to its nearest mean (first on ties)."""
+    return _hard_assign(np.ascontiguousarray(np.asarray(x, dtype=np.float32).T), means)
+
+
+def _hard_assign(x_t: np.ndarray, means: np.ndarray) -> np.ndarray:
     means = np.asarray(means, dtype=np.float32)
     # argmin |x - mu|^2 = argmax (mu . x - |mu|^2 / 2)
-    scores = means @ np.asarray(x, dtype=np.float32).T
+    scores = means @ x_t
     scores -= 0.5 * np.einsum("kd,kd->k", means, means)[:, None]
     nearest = scores.argmax(axis=0)
     onehot = np.zeros(scores.shape, dtype=np.float32)
     onehot[nearest, np.arange(scores.shape[1])] = 1.0
     return onehot
+
+
+def mixture_moments(stacked: np.ndarray, n_images: int, pyramid: "Pyramid", weights: np.ndarray | None,
+                    means: np.ndarray, variances: np.ndarray | None, soft: bool = True) -> tuple[np.ndarray, ...]:
+    """Assign a chunk's descriptors to the mixture and sum their moments per pyramid region.
+
+    Parameters
+    ----------
+    stacked : float32 ndarray, feature-major descriptors of n_images images (each image's T
+        descriptors in `pyramid.order`): [x; x^2] (2D, n_images * T) from `stack_powers` when
+        `soft`, else x (D, n_images * T).
+    soft : GMM posteriors (Fisher vectors; needs weights and variances) or one-hot nearest
+        means (VLAD).
+
+    Returns
+    -------
+    S0 (N, R, K), S1 (N, R, K, D) and, if `soft`, S2 (N, R, K, D), float32.
+    """
+    if soft:
+        assign = _soft_assign(stacked, weights, means, variances)
+    else:
+        assign = _hard_assign(stacked, means)
+    n_components, n_columns = assign.shape
+    per_image = n_columns // n_images
+    assign = assign.reshape(n_components, n_images, per_image).transpose(1, 0, 2)
+    values = stacked.reshape(len(stacked), n_images, per_image).transpose(1, 2, 0)
+    return region_moments(assign, values, pyramid, second=soft)
 
 
 @dataclass(frozen=True)
@@ -109,36 +157,35 @@ def pyramid_regions(centres: np.ndarray, image_hw: tuple[int, int], levels: list
     return Pyramid(order, cell_bounds, regions, counts)
 
 
-def region_moments(assign: np.ndarray, x: np.ndarray, pyramid: Pyramid, second: bool = True) -> tuple[np.ndarray, ...]:
+def region_moments(assign: np.ndarray, values: np.ndarray, pyramid: Pyramid, second: bool = True) -> tuple[np.ndarray, ...]:
     """Moments of each pyramid region of each image.
 
     Parameters
     ----------
-    assign : float32 ndarray (N, K, T), posteriors or one-hot assignments (any strides with a
-        unit last stride, e.g. a view of the (K, N * T) output of `posteriors`).
-    x : float32 ndarray (N, T, D), the descriptors.
+    assign : float32 ndarray (N, K, T), posteriors or one-hot assignments.
+    values : float32 ndarray (N, T, D) descriptors, or (N, T, 2D) [x, x^2] when `second`
+        (any strides, e.g. views of `stack_powers` output).
     Both with the descriptors already sorted by `pyramid.order`.
     pyramid : from `pyramid_regions` for these T descriptor positions.
-    second : also return the second moments.
+    second : values hold [x, x^2]: also return the second moments.
 
     Returns
     -------
     S0 (N, R, K), S1 (N, R, K, D) and, if `second`, S2 (N, R, K, D), float32.
     """
     n_images, n_components, _ = assign.shape
-    dims = x.shape[2]
-    stacked = np.concatenate([x, x * x], axis=2) if second else x
     n_cells = len(pyramid.cell_bounds) - 1
     mass = np.empty((n_images, n_cells, n_components), dtype=np.float32)
-    sums = np.empty((n_images, n_cells, n_components, stacked.shape[2]), dtype=np.float32)
+    sums = np.empty((n_images, n_cells, n_components, values.shape[2]), dtype=np.float32)
     for cell in range(n_cells):
         start, stop = pyramid.cell_bounds[cell], pyramid.cell_bounds[cell + 1]
         part = assign[:, :, start:stop]
         mass[:, cell] = part.sum(axis=2)
-        np.matmul(part, stacked[:, start:stop], out=sums[:, cell])
+        np.matmul(part, values[:, start:stop], out=sums[:, cell])
     # regions are sums of their cells: one more product over the cell axis
     mass = np.matmul(pyramid.regions, mass)
     sums = np.matmul(pyramid.regions, sums.reshape(n_images, n_cells, -1)).reshape(n_images, -1, *sums.shape[2:])
     if second:
+        dims = values.shape[2] // 2
         return mass, sums[..., :dims], sums[..., dims:]
     return mass, sums

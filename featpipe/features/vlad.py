@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .fisher import power_l2
-from .mixture_stats import nearest_means, pyramid_regions, region_moments
+from .mixture_stats import mixture_moments, pyramid_regions
 
 
 def vlad_from_moments(mass: np.ndarray, first: np.ndarray, means: np.ndarray) -> np.ndarray:
@@ -32,8 +32,8 @@ def vlad_vector(descriptors: np.ndarray, means: np.ndarray, *, improved: bool = 
         x = x[np.newaxis]
     n_images, n_descriptors, dims = x.shape
     pyramid = pyramid_regions(np.zeros((n_descriptors, 2)), (1, 1), [(1, 1)])
-    assign = nearest_means(x.reshape(-1, dims), means).reshape(-1, n_images, n_descriptors).transpose(1, 0, 2)
-    mass, first = region_moments(assign, x, pyramid, second=False)
+    x_t = np.ascontiguousarray(x.reshape(-1, dims).T)
+    mass, first = mixture_moments(x_t, n_images, pyramid, None, means, None, soft=False)
     vlad = vlad_from_moments(mass, first, means)[:, 0]
     if improved:
         power_l2(vlad, power)

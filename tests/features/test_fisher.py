@@ -13,7 +13,7 @@ from featpipe.errors import ConfigError, InputError
 from featpipe.features import FisherVectors, fisher_pictures
 from featpipe.features.fisher import fisher_vector
 from featpipe.features.fisher_extractor import _describe, _pyramid
-from featpipe.features.mixture_stats import nearest_means, posteriors, pyramid_regions, region_moments
+from featpipe.features.mixture_stats import mixture_moments, nearest_means, posteriors, pyramid_regions, stack_powers
 from featpipe.features.vlad import vlad_vector
 
 
@@ -63,10 +63,8 @@ def test_pyramid_regions_pool_their_own_descriptors(gmm_and_descriptors):
     places = rng.uniform(0, 1, size=(70, 2))
     pyramid = pyramid_regions(places, (1, 1), [(1, 1), (2, 2), (3, 1)])
     assert pyramid.n_regions == 8 and pyramid.counts[0] == 70 and pyramid.counts[1:5].sum() == 70
-    x = sets[:, pyramid.order]
-    assign = posteriors(x.reshape(-1, 12), gmm.weights_, gmm.means_, gmm.covariances_)
-    assign = assign.reshape(6, 5, 70).transpose(1, 0, 2)
-    mass, first, second = region_moments(assign, x, pyramid)
+    stacked = stack_powers(sets[:, pyramid.order].reshape(-1, 12), 12)
+    mass, first, second = mixture_moments(stacked, 5, pyramid, gmm.weights_, gmm.means_, gmm.covariances_)
     from featpipe.features.fisher import fisher_from_moments
 
     fv = fisher_from_moments(mass, first, second, pyramid.counts, gmm.weights_, gmm.means_, gmm.covariances_)
