@@ -7,7 +7,8 @@
 2. With `--data`: the FisherVectors extractor on real images (descriptors + PCA + encoding per
    image, after fit) next to the BoVW extractor's encoding, both per image.
 3. With `--data --pq`: accuracy of a LinearSVC on uncompressed Fisher vectors and on their
-   product-quantized reconstructions, against bytes per image (a stratified CIFAR-10 subset).
+   product-quantized reconstructions, against bytes per image (a stratified CIFAR-10 subset:
+   `--per-class` training and 50 validation images per class).
 
 Everything runs with one BLAS thread (threadpoolctl), so the figures are single-core; on a shared
 machine they are upper bounds on the time. Run it with the OpenBLAS tuning variables unset:
@@ -97,7 +98,7 @@ def load_cifar(path: str, per_class: int, seed: int = 0):
         idx = np.concatenate([rng.permutation(np.flatnonzero(ds.labels == c))[:n] for c in range(10)])
         return ds.images[idx], ds.labels[idx]
 
-    return take(train, per_class), take(val, max(per_class // 5, 50))
+    return take(train, per_class), take(val, 50)
 
 
 def bench_extractors(path: str, n_images: int) -> None:
@@ -109,7 +110,7 @@ def bench_extractors(path: str, n_images: int) -> None:
     print(f"extractors on {len(images)} CIFAR-10 images (fitted on them first):")
     for name, extractor, note in [
         ("FisherVectors (defaults)", fisher,
-         f"SIFT + colour, cell sizes {settings.cell_size}, stride {settings.stride}, D={settings.pca_dims}, "
+         f"SIFT + colour (fisher_svm.yaml settings), cell sizes {settings.cell_size}, stride {settings.stride}, D={settings.pca_dims}, "
          f"K={settings.n_components}, pyramid {settings.pyramid}: {fisher.n_features_out_} values"),
         ("BagOfVisualWords (bovw_fast)", bovw, "400 words, 6x6 patches, stride 2, triangle, quadrants"),
     ]:
@@ -148,9 +149,9 @@ def bench_compression(path: str, per_class: int, Cs: list[float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--descriptors", type=int, default=290, help="descriptors per image (290: the defaults on 32x32)")
-    parser.add_argument("--dims", type=int, default=64)
-    parser.add_argument("--components", type=int, default=32)
+    parser.add_argument("--sizes", nargs="+", default=["290,64,32", "290,32,32", "100,32,16"],
+                        help="T,D,K encoding sizes: descriptors per image, PCA dims, GMM components (290 "
+                             "descriptors: cell sizes 2 and 3 at stride 2 on 32x32 images)")
     parser.add_argument("--images", type=int, default=2000, help="images encoded by featpipe")
     parser.add_argument("--reference-images", type=int, default=200, help="images encoded by skimage")
     parser.add_argument("--data", help="CIFAR-10 training archive or folder: also time the extractors")
@@ -159,7 +160,9 @@ def main() -> None:
     parser.add_argument("--C", type=float, nargs="+", default=[0.1, 1.0], help="--pq: LinearSVC C values (best kept)")
     args = parser.parse_args()
     with threadpool_limits(1):
-        bench_encoding(args.descriptors, args.dims, args.components, args.images, args.reference_images)
+        for size in args.sizes:
+            n_descriptors, dims, n_components = (int(v) for v in size.split(","))
+            bench_encoding(n_descriptors, dims, n_components, args.images, args.reference_images)
         if args.data:
             bench_extractors(args.data, 500)
             if args.pq:

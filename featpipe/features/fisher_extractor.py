@@ -44,7 +44,7 @@ class FisherSettings(Section):
     stride: Int = Field(2, ge=1, description="pixels between neighbouring patches")
     root_sift: StrictBool = Field(True, description="Hellinger mapping of SIFT (L1-normalize, square root)")
     color_space: choice(SPACES) = "rgb"
-    pca_dims: Int = Field(64, ge=1, description="PCA dimensions per descriptor type")
+    pca_dims: Int = Field(32, ge=1, description="PCA dimensions per descriptor type")
     whiten: StrictBool = Field(False, description="divide each PCA dimension by its standard deviation")
     n_components: Int = Field(32, ge=1, description="GMM components K per descriptor type")
     n_samples: Int = Field(200_000, ge=2, description="random descriptors per type to fit PCA and the GMM")
@@ -142,7 +142,7 @@ class FisherVectors(ImageFeatureExtractor):
     Settings = FisherSettings
 
     def __init__(self, *, descriptors: Any = ("sift", "color"), cell_size: Any = (2, 3), stride: int = 2,
-                 root_sift: bool = True, color_space: str = "rgb", pca_dims: int = 64, whiten: bool = False,
+                 root_sift: bool = True, color_space: str = "rgb", pca_dims: int = 32, whiten: bool = False,
                  n_components: int = 32, n_samples: int = 200_000, gmm_iter: int = 100, reg_covar: float = 1e-4,
                  encoding: str = "fisher", include_weights: bool = False, improved: bool = True,
                  power: float = 0.5, pyramid: Any = ((1, 1), (2, 2)), chunk_size: int = 64,
@@ -252,7 +252,7 @@ class FisherVectors(ImageFeatureExtractor):
         pyramid = _pyramid(images.shape[1:3], settings)
         n_blocks = len(settings.descriptors) * pyramid.n_regions
         per_type = pyramid.n_regions * self._dims_per_region(settings)
-        out = np.empty((len(images), n_blocks // pyramid.n_regions * per_type), dtype=np.float32)
+        out = np.empty((len(images), len(settings.descriptors) * per_type), dtype=np.float32)
         scale = np.float32(1.0 / np.sqrt(n_blocks))
         for start, stop in chunk_starts(len(images), self.chunk_size, "Fisher vectors"):
             for k, kind in enumerate(settings.descriptors):
