@@ -11,7 +11,7 @@ from featpipe import model_io
 from featpipe.config import load_config
 from featpipe.errors import ConfigError, InputError
 from featpipe.features import FisherVectors, fisher_pictures
-from featpipe.features.fisher import fisher_vector
+from featpipe.features.fisher import fisher_from_moments, fisher_vector
 from featpipe.features.fisher_extractor import _describe, _pyramid
 from featpipe.features.mixture_stats import mixture_moments, nearest_means, posteriors, pyramid_regions, stack_powers
 from featpipe.features.vlad import vlad_vector
@@ -65,8 +65,6 @@ def test_pyramid_regions_pool_their_own_descriptors(gmm_and_descriptors):
     assert pyramid.n_regions == 8 and pyramid.counts[0] == 70 and pyramid.counts[1:5].sum() == 70
     stacked = stack_powers(sets[:, pyramid.order].reshape(-1, 12), 12)
     mass, first, second = mixture_moments(stacked, 5, pyramid, gmm.weights_, gmm.means_, gmm.covariances_)
-    from featpipe.features.fisher import fisher_from_moments
-
     fv = fisher_from_moments(mass, first, second, pyramid.counts, gmm.weights_, gmm.means_, gmm.covariances_)
     regions = [(0, np.ones(70, bool))]
     for r in range(2):
