@@ -50,6 +50,7 @@ def all_extractors():
         FeatureConcat(extractors=[("hog", HOG(pixels_per_cell=4)), ("color", ColorHistogram(bins=2))]),
         small_fisher(),
         small_fisher(encoding="vlad", descriptors=["color"], color_space="opponent", pyramid=[(1, 1)]),
+        FeatureConcat(extractors=[("hog", HOG(pixels_per_cell=4)), ("fisher", small_fisher(descriptors=["sift"]))]),
     ]
 
 
