@@ -6,12 +6,12 @@ average log-likelihood, whitened by the diagonal approximation of the Fisher inf
 
     G_alpha_k = (1 / (T sqrt(w_k)))      sum_t (g_tk - w_k)
     G_mu_k    = (1 / (T sqrt(w_k)))      sum_t g_tk (x_t - mu_k) / sigma_k
-    G_sigma_k = (1 / (T sqrt(2 w_k)))    sum_t g_tk (1 - (x_t - mu_k)^2 / sigma_k^2)
+    G_sigma_k = (1 / (T sqrt(2 w_k)))    sum_t g_tk ((x_t - mu_k)^2 / sigma_k^2 - 1)
 
 computed here from the moments S0, S1, S2 of `featpipe.features.mixture_stats`. The layout and
 the sign of the variance block are those of `skimage.feature.fisher_vector` ([alpha, mu, sigma],
-each K-major; its variance gradient is taken with respect to sigma^2 and so has the opposite sign
-of the paper's), so the two agree value for value; a sign is irrelevant to a linear classifier.
+each K-major; its variance block is -G_sigma), so the two agree value for value; the sign of a
+block is irrelevant to a linear classifier.
 The "improved" Fisher vector (Perronnin et al., ECCV 2010) then applies the signed square root and
 L2 normalization.
 """
