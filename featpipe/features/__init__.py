@@ -15,6 +15,7 @@ from ..errors import InputError
 from .bovw import BagOfVisualWords, codebook_images
 from .color import ColorHistogram
 from .concat import FeatureConcat
+from .fisher_extractor import FisherVectors, fisher_pictures
 from .hog import HOG, hog_features, hog_glyph
 from .raw import RawPixels
 
@@ -23,6 +24,7 @@ EXTRACTORS: dict[str, type] = {
     "color": ColorHistogram,
     "hog": HOG,
     "bovw": BagOfVisualWords,
+    "fisher": FisherVectors,
 }
 
 
@@ -51,9 +53,11 @@ __all__ = [
     "BagOfVisualWords",
     "ColorHistogram",
     "FeatureConcat",
+    "FisherVectors",
     "HOG",
     "RawPixels",
     "codebook_images",
+    "fisher_pictures",
     "hog_features",
     "hog_glyph",
     "is_seeded",

@@ -21,6 +21,7 @@ from featpipe.features import (
     BagOfVisualWords,
     ColorHistogram,
     FeatureConcat,
+    FisherVectors,
     RawPixels,
     make_extractor,
 )
@@ -32,6 +33,12 @@ def small_bovw(**params) -> BagOfVisualWords:
     return BagOfVisualWords(**settings)
 
 
+def small_fisher(**params) -> FisherVectors:
+    settings = dict(cell_size=2, stride=4, pca_dims=6, n_components=3, n_samples=600, random_state=0)
+    settings.update(params)
+    return FisherVectors(**settings)
+
+
 def all_extractors():
     return [
         RawPixels(),
@@ -41,6 +48,9 @@ def all_extractors():
         small_bovw(),
         small_bovw(patch_size=[3, 5], encoding="hard", pooling="pyramid", kmeans="full", whiten=False),
         FeatureConcat(extractors=[("hog", HOG(pixels_per_cell=4)), ("color", ColorHistogram(bins=2))]),
+        small_fisher(),
+        small_fisher(encoding="vlad", descriptors=["color"], color_space="opponent", pyramid=[(1, 1)]),
+        FeatureConcat(extractors=[("hog", HOG(pixels_per_cell=4)), ("fisher", small_fisher(descriptors=["sift"]))]),
     ]
 
 
@@ -72,7 +82,8 @@ def _caused_by_input_error(exc: BaseException | None) -> bool:
 
 
 @parametrize_with_checks(
-    [RawPixels(), HOG(), ColorHistogram(), small_bovw(), FeatureConcat(extractors=[("raw", RawPixels())])]
+    [RawPixels(), HOG(), ColorHistogram(), small_bovw(), FeatureConcat(extractors=[("raw", RawPixels())]),
+     small_fisher()]
 )
 def test_sklearn_estimator_checks(estimator, check):
     name = getattr(check, "func", check).__name__
@@ -181,10 +192,10 @@ def test_pipeline_feature_union_and_grid_search(make_smooth, rng):
 
 
 def test_make_extractor():
-    assert set(EXTRACTORS) == {"raw", "color", "hog", "bovw"}
+    assert set(EXTRACTORS) == {"raw", "color", "hog", "bovw", "fisher"}
     hog = make_extractor("hog", orientations=6)
     assert isinstance(hog, HOG) and hog.orientations == 6
-    with pytest.raises(InputError, match=r"kind='sift'.*'raw', 'color', 'hog', 'bovw'"):
+    with pytest.raises(InputError, match=r"kind='sift'.*'raw', 'color', 'hog', 'bovw', 'fisher'"):
         make_extractor("sift")
     with pytest.raises(InputError, match=r"'hog' \(HOG\) has no setting\(s\) bins; valid settings: orientations"):
         make_extractor("hog", bins=3)

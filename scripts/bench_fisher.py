@@ -1,0 +1,180 @@
+"""Fisher-vector encoding speed against skimage, throughput against BoVW, and the cost of PQ compression.
+
+1. Encoding alone, on the same descriptors and the same fitted GaussianMixture: featpipe's batched
+   `fisher_vector` (a chunk of images per call) against `skimage.feature.fisher_vector` called
+   image by image; checks that they agree, prints per-image times, the ratio, and featpipe's
+   GFLOP/s against the single-core SGEMM rate measured in the same run.
+2. With `--data`: the FisherVectors extractor on real images (descriptors + PCA + encoding per
+   image, after fit) next to the BoVW extractor's encoding, both per image.
+3. With `--data --pq`: accuracy of a LinearSVC on uncompressed Fisher vectors and on their
+   product-quantized reconstructions, against bytes per image (a stratified CIFAR-10 subset:
+   `--per-class` training and 50 validation images per class).
+
+Everything runs with one BLAS thread (threadpoolctl), so the figures are single-core; on a shared
+machine they are upper bounds on the time. Run it with the OpenBLAS tuning variables unset:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/bench_fisher.py \
+        [--data /path/to/cifar10-train-jpeg.tar.gz] [--pq]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from skimage.feature import fisher_vector as skimage_fisher_vector
+from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
+
+from featpipe.features import BagOfVisualWords, FisherVectors
+from featpipe.features.fisher import fisher_vector
+
+
+def best_of(fn, repeats: int) -> float:
+    """Smallest wall time of `repeats` calls (the least disturbed by other processes)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def sgemm_rate(size: int = 1024) -> float:
+    a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+    seconds = best_of(lambda: a @ a, 5)
+    return 2 * size ** 3 / seconds / 1e9
+
+
+def encoding_flops(n_descriptors: int, n_components: int, dims: int) -> float:
+    """Multiply-adds x 2 of one image's encoding: [x^2, x] @ C (2D x K) and g^T @ [x, x^2]."""
+    return 2 * (2 * n_descriptors * 2 * dims * n_components)
+
+
+def bench_encoding(n_descriptors: int, dims: int, n_components: int, n_images: int, n_reference: int) -> None:
+    rng = np.random.default_rng(0)
+    scale, offset = rng.uniform(0.3, 2.0, dims), rng.uniform(-1.0, 1.0, dims)
+    train = rng.standard_normal((20_000, dims)) * scale + offset
+    gmm = GaussianMixture(n_components, covariance_type="diag", max_iter=30, random_state=0).fit(train)
+    sets = (rng.standard_normal((n_images, n_descriptors, dims)) * scale + offset).astype(np.float32)
+    sets64 = sets.astype(np.float64)
+    arrays = (gmm.weights_, gmm.means_, gmm.covariances_)
+    chunk = 64
+
+    def ours():
+        for start in range(0, n_images, chunk):
+            fisher_vector(sets[start:start + chunk], *arrays, improved=True)
+
+    def theirs():
+        for image in range(n_reference):
+            skimage_fisher_vector(sets64[image], gmm, improved=True)
+
+    def difference(improved: bool) -> float:
+        ours_fv = fisher_vector(sets[:n_reference], *arrays, improved=improved)
+        theirs_fv = np.stack([skimage_fisher_vector(sets64[i], gmm, improved=improved) for i in range(n_reference)])
+        return float((np.abs(ours_fv - theirs_fv).max(axis=1) / np.abs(theirs_fv).max(axis=1)).max())
+
+    raw_diff, improved_diff = difference(False), difference(True)
+    ours_s = best_of(ours, 3) / n_images
+    theirs_s = best_of(theirs, 3) / n_reference
+    gemm = sgemm_rate()
+    flops = encoding_flops(n_descriptors, n_components, dims)
+    print(f"encoding: T={n_descriptors} descriptors/image, D={dims}, K={n_components}, improved FV "
+          f"({2 * n_components * dims + n_components} values)")
+    print(f"  max |featpipe - skimage| / max |skimage| per image: raw FV {raw_diff:.1e}, improved FV "
+          f"{improved_diff:.1e} (the signed square root turns an error e near zero into sqrt(e))")
+    print(f"  skimage.feature.fisher_vector, image by image ({n_reference} images): {theirs_s * 1e3:8.3f} ms/image")
+    print(f"  featpipe fisher_vector, {chunk} images per call ({n_images} images): {ours_s * 1e3:8.3f} ms/image"
+          f"  -> {theirs_s / ours_s:5.1f}x faster")
+    print(f"  featpipe: {flops / ours_s / 1e9:5.1f} GFLOP/s ({flops / 1e6:.2f} MFLOP/image) against a single-core "
+          f"SGEMM rate of {gemm:5.1f} GFLOP/s measured now ({flops / ours_s / 1e9 / gemm * 100:.0f}%)")
+
+
+def load_cifar(path: str, per_class: int, seed: int = 0):
+    from featpipe.data import load_source
+    from featpipe.data.dataset import stratified_split
+
+    (full,) = load_source("folder", root=path, progress=False).values()
+    train, val = stratified_split(full, 0.1, seed=seed)
+    rng = np.random.default_rng(seed)
+
+    def take(ds, n):
+        idx = np.concatenate([rng.permutation(np.flatnonzero(ds.labels == c))[:n] for c in range(10)])
+        return ds.images[idx], ds.labels[idx]
+
+    return take(train, per_class), take(val, 50)
+
+
+def bench_extractors(path: str, n_images: int) -> None:
+    (images, _), _ = load_cifar(path, max(n_images // 10, 30))
+    images = images[:n_images]
+    # small fits: what is timed is transform, whose cost does not depend on the fit sample
+    fisher = FisherVectors(n_samples=30_000, random_state=0).fit(images)
+    bovw = BagOfVisualWords(n_words=400, patch_size=6, n_patches=30_000, stride=2, random_state=0).fit(images)
+    settings = fisher.settings()
+    print(f"extractors on {len(images)} CIFAR-10 images (fitted on them first):")
+    for name, extractor, note in [
+        ("FisherVectors (defaults)", fisher,
+         f"SIFT + colour (fisher_svm.yaml settings), cell sizes {settings.cell_size}, stride {settings.stride}, D={settings.pca_dims}, "
+         f"K={settings.n_components}, pyramid {settings.pyramid}: {fisher.n_features_out_} values"),
+        ("BagOfVisualWords (bovw_fast)", bovw, "400 words, 6x6 patches, stride 2, triangle, quadrants"),
+    ]:
+        seconds = best_of(lambda: extractor.transform(images), 2) / len(images)
+        print(f"  {name:30s} {seconds * 1e3:7.2f} ms/image  ({1 / seconds:6.0f} images/s)  {note}")
+
+
+def bench_compression(path: str, per_class: int, Cs: list[float]) -> None:
+    from sklearn.svm import LinearSVC
+
+    from featpipe.features.pq import ProductQuantizer
+
+    (x_train, y_train), (x_val, y_val) = load_cifar(path, per_class)
+    fisher = FisherVectors(n_samples=50_000, random_state=0).fit(x_train)
+    f_train, f_val = fisher.transform(x_train), fisher.transform(x_val)
+    dims = f_train.shape[1]
+    print(f"compression: {len(y_train)} train / {len(y_val)} validation CIFAR-10 images, {dims} Fisher-vector values")
+
+    def accuracy(train, val):
+        scores = []
+        for C in Cs:
+            svm = LinearSVC(C=C, dual=True, max_iter=2000).fit(train * np.sqrt(dims), y_train)
+            scores.append(svm.score(val * np.sqrt(dims), y_val))
+        return max(scores)
+
+    print(f"  float32, {4 * dims:>7,} bytes/image: val {accuracy(f_train, f_val) * 100:5.1f}%")
+    for sub in (8, 16, 32):
+        start = time.perf_counter()
+        pq = ProductQuantizer(n_subvectors=dims // sub, n_centroids=256, kmeans_iter=10, random_state=0).fit(f_train)
+        decoded_train, decoded_val = pq.decode(pq.encode(f_train)), pq.decode(pq.encode(f_val))
+        error = float(((decoded_val - f_val) ** 2).sum(axis=1).mean())
+        print(f"  PQ {sub:2d} values/byte, {pq.bytes_per_vector:>6,} bytes/image ({4 * sub}x smaller): "
+              f"val {accuracy(decoded_train, decoded_val) * 100:5.1f}%, squared error {error:.3f} of a unit norm "
+              f"({time.perf_counter() - start:.0f} s to learn and code)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", nargs="*", default=["290,64,32", "290,32,32", "100,32,16"],
+                        help="T,D,K encoding sizes: descriptors per image, PCA dims, GMM components (290 "
+                             "descriptors: cell sizes 2 and 3 at stride 2 on 32x32 images)")
+    parser.add_argument("--images", type=int, default=2000, help="images encoded by featpipe")
+    parser.add_argument("--reference-images", type=int, default=200, help="images encoded by skimage")
+    parser.add_argument("--data", help="CIFAR-10 training archive or folder: also time the extractors")
+    parser.add_argument("--extractor-images", type=int, default=500, help="--data: images the extractors encode")
+    parser.add_argument("--pq", action="store_true", help="with --data: the compression experiment")
+    parser.add_argument("--per-class", type=int, default=200, help="--pq: training images per class")
+    parser.add_argument("--C", type=float, nargs="+", default=[0.1, 1.0], help="--pq: LinearSVC C values (best kept)")
+    args = parser.parse_args()
+    with threadpool_limits(1):
+        for size in args.sizes:
+            n_descriptors, dims, n_components = (int(v) for v in size.split(","))
+            bench_encoding(n_descriptors, dims, n_components, args.images, args.reference_images)
+        if args.data:
+            bench_extractors(args.data, args.extractor_images)
+            if args.pq:
+                bench_compression(args.data, args.per_class, args.C)
+
+
+if __name__ == "__main__":
+    main()
