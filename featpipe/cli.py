@@ -7,8 +7,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import List, Optional
 
+import click
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from . import __version__
 from .errors import FeatpipeError
@@ -16,11 +17,30 @@ from .errors import FeatpipeError
 app = typer.Typer(
     help="Config-driven image classification: hand-designed features + linear SVM versus an MLP.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 data_app = typer.Typer(help="Inspect and fetch data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+
+
+def _bare_flags() -> None:
+    """Show on/off flags (--quiet, --help, --install-completion) in `--help` without a `<bool>` value placeholder.
+
+    Typer's rich help prints every option's type, flags' too, as if they took a value; a flag
+    takes none. One patch here covers our flags and Typer's own.
+    """
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "featpipe_bare_flags", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag and not self.count else shown(self, ctx)
+
+    display_type_rich.featpipe_bare_flags = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_bare_flags()
 
 
 def _fail(error: FeatpipeError) -> None:
@@ -199,6 +219,13 @@ class _BenchGroup(TyperGroup):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
+    def format_help(self, ctx, formatter):
+        """The group's help, then the options of `bench run`, which `featpipe bench ARGS` runs."""
+        super().format_help(ctx, formatter)
+        run = self.commands["run"]
+        with click.Context(run, info_name="run", parent=ctx) as run_ctx:
+            run.format_help(run_ctx, formatter)
+
 
 bench_app = typer.Typer(
     cls=_BenchGroup, no_args_is_help=True,
@@ -210,9 +237,14 @@ app.add_typer(bench_app, name="bench")
 
 @bench_app.command("run", cls=_MlflowOptionCommand)
 def bench_run(
-    batch: Path = typer.Argument(..., help="Batch file (YAML): a name, an optional base config, and entries."),
+    sources: List[Path] = typer.Argument(..., help="A batch file (YAML with runs:), or one or more config files to sweep."),
+    grid: List[str] = typer.Option([], "--grid", help="Sweep KEY=V1,V2,... over every config (cartesian product; repeatable). "
+                                   "Commas inside [..], {..} or quotes do not split: mlp.hidden_sizes=[64],[128,64]."),
+    zip_: List[str] = typer.Option([], "--zip", help="Sweep KEY=V1,V2,... together with the other --zip keys (equal lengths; repeatable)."),
+    set_: List[str] = typer.Option([], "--set", help="Override KEY.PATH=VALUE in every run, of a batch file too (repeatable)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Batch name for config files on the command line (default: their names)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder of the batch (default: runs/NAME)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan (one line per run) and write nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the batch file (for command-line sweeps) and the plan; write nothing."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Local worker processes (default: min(cores, memory / 2 GiB))."),
     force: bool = typer.Option(False, "--force", help="Redo runs that are already done."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed run."),
@@ -222,12 +254,16 @@ def bench_run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No line per finished run, no progress bar."),
     mlflow: Optional[str] = typer.Option(None, "--mlflow", metavar="[URI]", help=MLFLOW_HELP),
 ) -> None:
-    """Run a batch file: expand its sweeps, skip finished runs, run the rest, print the best per pipeline."""
+    """Run a batch file, or configs swept on the command line: expand sweeps, skip finished runs, run the rest."""
     from .bench import bench_file
+    from .bench.cli_batch import command_line_plan
 
     try:
+        plan, text = command_line_plan(sources, grid=grid, zip_=zip_, set_=set_, name=name)
+        if dry_run and text is not None:
+            typer.echo(f"# the batch file these arguments stand for (save it and run `featpipe bench FILE`):\n{text}")
         tracker = None if dry_run else _open_tracker(mlflow)
-        report = bench_file(batch, out, dry_run=dry_run, echo=typer.echo, jobs=jobs, force=force,
+        report = bench_file(plan, out, dry_run=dry_run, echo=typer.echo, jobs=jobs, force=force,
                             fail_fast=fail_fast, scheduler=scheduler, dask_local=dask_local, retries=retries,
                             progress=not quiet, command=sys.argv,
                             on_done=tracker.log_quietly if tracker is not None else None)
