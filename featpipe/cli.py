@@ -211,6 +211,43 @@ def data_download(
     typer.echo(f"cifar10 ready at {path}")
 
 
+cache_app = typer.Typer(help="What featpipe's cache holds (extracted archives, decoded images, features, downloads).",
+                        no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+CACHE_DIR_HELP = "Cache folder (default: $FEATPIPE_CACHE or the user cache)."
+
+
+@cache_app.command("info")
+def cache_info(cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_DIR_HELP)) -> None:
+    """List what is cached: kind, size, last use and path of every entry, least recently used first."""
+    from .data.cache import cache_entries, cache_root, format_entries
+
+    try:
+        root = cache_root(cache_dir)
+        typer.echo(format_entries(root, cache_entries(root)))
+    except FeatpipeError as error:
+        _fail(error)
+
+
+@cache_app.command("clear")
+def cache_clear(
+    older_than: Optional[float] = typer.Option(None, "--older-than", metavar="DAYS", min=0,
+                                               help="Only entries not used for DAYS days (default: everything)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_DIR_HELP),
+) -> None:
+    """Delete cached entries (all, or those unused for --older-than DAYS); refuses a folder that is not featpipe's cache."""
+    from .data.cache import clear_cache, cache_root, format_size
+
+    try:
+        root = cache_root(cache_dir)
+        removed = clear_cache(root, older_than)
+    except FeatpipeError as error:
+        _fail(error)
+    for entry in removed:
+        typer.echo(f"removed {entry.kind} {entry.path} ({format_size(entry.size)})")
+    typer.echo(f"cleared {len(removed)} entries, {format_size(sum(e.size for e in removed))} from {root}")
+
+
 class _BenchGroup(TyperGroup):
     """`featpipe bench BATCH.yaml ...` runs a batch (the `run` sub-command is implied); `bench status DIR`."""
 

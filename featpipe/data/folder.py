@@ -43,7 +43,7 @@ from featpipe import memory
 from featpipe.atomic import atomic_dir, atomic_path, write_json
 from featpipe.data import images as _images
 from featpipe.data.archive import extract_archive, is_archive
-from featpipe.data.cache import cache_root
+from featpipe.data.cache import cache_root, mark_used
 from featpipe.data.dataset import Dataset
 from featpipe.errors import DataError
 
@@ -118,7 +118,9 @@ def load_folder(
     files_key = _files_key(splits, image_size)
     cache = cache_root(cache_dir) / "folders" / _location_key(folder, image_size)
     arrays = _read_cache(cache, files_key, class_names, splits)
-    if arrays is None:
+    if arrays is not None:
+        mark_used(cache)
+    else:
         arrays = _decode_splits(splits, class_names, image_size, max_image_pixels, progress)
         try:
             _write_cache(cache, files_key, class_names, arrays, folder, image_size)
