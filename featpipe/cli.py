@@ -92,13 +92,18 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     mlflow: Optional[str] = typer.Option(None, "--mlflow", metavar="[URI]", help=MLFLOW_HELP),
 ) -> None:
-    """Run one experiment: load data, split, fit, evaluate, and write a run folder."""
-    from .config import load_config
+    """Run one experiment: load data, split, fit, evaluate, and write a run folder.
+
+    Data: CIFAR-10 configs use the official data set (downloaded and checksummed on first use);
+    FEATPIPE_DATA_PROFILE=local reads this repository's local image-folder archive instead
+    (configs/data-profiles/local.yaml), FEATPIPE_DATA_PROFILE=FILE.yaml a profile of your own.
+    """
+    from .data.profile import load_run_config
     from .runner import run_experiment
     from .summary import format_run
 
     try:
-        cfg = load_config(config, set_)
+        cfg = load_run_config(config, set_)
         tracker = _open_tracker(mlflow)
         run_name = name or f"{cfg.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         result = run_experiment(cfg, out / run_name, resume=resume, progress=not quiet, command=sys.argv)

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from featpipe.config import Config
+from featpipe.data.profile import apply_profile
 from featpipe.errors import DataError
 
 #: The official CIFAR-10 archive is verified against a fixed MD5 before use, so it is one data set.
@@ -36,13 +37,14 @@ def resolved_path(value: str | os.PathLike) -> str:
 
 
 def resolve_data_paths(data: dict) -> None:
-    """Make ``data.root`` the resolved file and ``data.cache_dir`` absolute in a raw config dict, in place.
+    """Apply the data profile, then make ``data.root`` the resolved file and ``data.cache_dir`` absolute, in place.
 
     Relative data paths in configs mean "relative to the working directory"; a worker on
     another machine or in another folder must get the same files, so they are fixed here,
     in the process that planned the batch. The root is resolved (`resolved_path`) because it
     is part of the config digest, hence of the run ID.
     """
+    apply_profile(data)
     section = data.get("data")
     if not isinstance(section, dict):
         return
