@@ -141,6 +141,13 @@ def evaluate(
     except FeatpipeError as error:
         _fail(error)
     typer.echo(f"{run_dir} on {data} [{result['split']}]: accuracy {result['accuracy']:.2%} over {result['n']} images")
+    seen = result.get("seen_in_training")
+    if seen:
+        typer.echo(f"WARNING: {seen} of these {result['n']} images are images the model was trained on, so this "
+                   "accuracy overstates what it does on new images; score a held-out split instead (--split, "
+                   "or data the run never saw)", err=True)
+    elif seen is None:
+        typer.echo("note: could not rebuild the run's training split to check these images against it", err=True)
     for name, accuracy in result["per_class"].items():
         typer.echo(f"  {name:>14}: {'-' if accuracy is None else f'{accuracy:.1%}'}")
 
@@ -150,14 +157,20 @@ def predict(
     run_dir: Path = typer.Argument(..., help="A finished run folder."),
     images: List[Path] = typer.Argument(..., help="Image files of any size."),
     top: int = typer.Option(3, "--top", min=1, help="How many classes to show per image."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list: per image its path, score kind and top classes."),
 ) -> None:
     """Show the top classes, with scores, for image files."""
+    import json
+
     from .inference import predict as predict_images
 
     try:
         results = predict_images(run_dir, images, top)
     except FeatpipeError as error:
         _fail(error)
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+        return
     for result in results:
         ranked = ", ".join(f"{t['class']} {t['score']:.3f}" for t in result["top"])
         typer.echo(f"{result['image']}: {ranked}  ({result['score_kind']})")
