@@ -25,8 +25,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tqdm.auto import tqdm
 
+from featpipe import progress as _progress
 from featpipe.data.cache import cache_root, mark_used
 from featpipe.errors import DataError
 
@@ -139,20 +139,21 @@ def _extract_checked(archive: Path, dest: Path, *, progress: bool, limits: Archi
     try:
         with tarfile.open(archive, "r:gz") as tar:
             members = _checked_members(tar, archive, dest, limits)
-            bar = tqdm(members, desc=f"extracting {archive.name}", unit="file",
-                       disable=None if progress else True, leave=False)
             written = 0
-            for member in bar:
-                # Second line of defence: Python's "data" filter (3.11.4+) vets the member again.
-                tar.extract(member, dest, filter="data")
-                if member.isfile():
-                    # Counted again on disk: the limits hold whatever the headers claimed.
-                    size = os.path.getsize(dest / member.name)
-                    written += size
-                    if size > limits.max_member_bytes:
-                        raise _over(archive, f"member {member.name!r} wrote {size:,} bytes", "max_member_bytes")
-                    if written > limits.max_bytes:
-                        raise _over(archive, f"extracting it wrote over {limits.max_bytes:,} bytes", "max_bytes")
+            with _progress.stage(f"extracting {archive.name}", total=len(members), unit="file",
+                                 enabled=progress) as bar:
+                for member in members:
+                    bar.update(1)
+                    # Second line of defence: Python's "data" filter (3.11.4+) vets the member again.
+                    tar.extract(member, dest, filter="data")
+                    if member.isfile():
+                        # Counted again on disk: the limits hold whatever the headers claimed.
+                        size = os.path.getsize(dest / member.name)
+                        written += size
+                        if size > limits.max_member_bytes:
+                            raise _over(archive, f"member {member.name!r} wrote {size:,} bytes", "max_member_bytes")
+                        if written > limits.max_bytes:
+                            raise _over(archive, f"extracting it wrote over {limits.max_bytes:,} bytes", "max_bytes")
     except DataError:
         raise
     except tarfile.FilterError as exc:
