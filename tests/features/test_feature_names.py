@@ -64,3 +64,18 @@ def test_names_flow_through_scikit_learn_pipeline_and_feature_union(images):
     assert names[0] == "hog__hog_block0_0_cell0_0_bin0" and names[-1] == "color__color_bin7"
     identity = Pipeline([("raw", RawPixels()), ("same", FunctionTransformer(feature_names_out="one-to-one"))])
     assert identity.fit(images).get_feature_names_out()[1] == "raw_y0_x0_c1"
+
+
+def test_the_python_api_page_runs_as_written(capsys):
+    """docs/python-api.md: every ```python block, in order, in one namespace."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "python-api.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.S)
+    assert len(blocks) >= 5
+    namespace: dict = {}
+    for number, block in enumerate(blocks, 1):
+        exec(compile(block, f"docs/python-api.md block {number}", "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert "hog_block0_0_cell0_0_bin0" in printed and "on validation" in printed
