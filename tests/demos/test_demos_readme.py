@@ -6,6 +6,7 @@ hold. (The CIFAR-10 templates figure needs the local archive and is not checked 
 """
 
 import re
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,25 @@ pytestmark = pytest.mark.slow
 
 
 def pct(value: float, digits: int = 1) -> str:
-    """0.425 -> '42.5%', 1.0 -> '100%', as the README writes percentages."""
-    text = f"{100 * value:.{digits}f}"
-    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
+    """0.425 -> '42.5%', 1.0 -> '100%', from the demo's printed value (4 significant digits).
+
+    An exact tie (0.8815 -> 88.15%) may be rounded either way: written ``⟨88.1|88.2⟩%``.
+    """
+    printed = Decimal(format(value, ".4g")) * 100
+    step = Decimal(1).scaleb(-digits)
+    roundings = dict.fromkeys(_strip(printed.quantize(step, rounding=mode)) for mode in (ROUND_HALF_EVEN, ROUND_HALF_UP))
+    return ("⟨" + "|".join(roundings) + "⟩" if len(roundings) > 1 else next(iter(roundings))) + "%"
+
+
+def _strip(number: Decimal) -> str:
+    text = str(number)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def quoted(sentence: str, readme: str) -> bool:
+    """Whether `readme` holds `sentence`, a ``⟨a|b⟩`` in it matching either spelling."""
+    pattern = re.sub(r"⟨(.*?)⟩", lambda m: "(?:" + m.group(1).replace("\\|", "|") + ")", re.escape(sentence))
+    return re.search(pattern, readme) is not None
 
 
 def feature_transform(n):
@@ -31,7 +48,7 @@ def feature_transform(n):
 
 def space_warping(n):
     lr = n["logistic_regression_accuracy"]
-    assert pct(lr["input"]) == pct(lr["hidden_linear"]), "the README says 'in both'"
+    assert format(lr["input"], ".4g") == format(lr["hidden_linear"], ".4g"), "the README says 'in both'"
     return [f"logistic regression gets {pct(lr['input'])} of them right in both",
             f"After ReLU one line separates them ({pct(lr['hidden_relu'])})"]
 
@@ -47,7 +64,7 @@ def capacity(n):
             f"training accuracy rises from {pct(units[0]['train_accuracy'], 0)} to {pct(units[-1]['train_accuracy'], 0)}",
             f"validation accuracy peaks at {pct(units[best]['val_accuracy'], 0)} ({widths[best]} units) and falls back "
             f"to {pct(units[-1]['val_accuracy'], 0)}",
-            f"the boundary smooths to {min(lengths)}–{max(lengths)} cells",
+            f"the boundary shortens from {lengths[0]} to {min(lengths)} cells",
             f"the sum of squared weights falls from {units[-1]['sum_squared_weights']:.0f} to "
             f"{l2[-1]['sum_squared_weights']:.0f}",
             f"the best validation accuracy is {pct(n['best_val_accuracy_shrinking_network'])} by shrinking the network "
@@ -93,10 +110,22 @@ SENTENCES = {"feature-transform": feature_transform, "space-warping": space_warp
              "deep-linear": deep_linear, "loss-slices": loss_slices, "templates": templates}
 
 
-@pytest.mark.parametrize("name", list(SENTENCES))
+#: README sentences known to be wrong today, waiting for the README's owner: strict, so the test
+#: fails (XPASS) once README.md is corrected, and this entry must then go.
+README_FIXES_PENDING = {
+    "capacity-vs-regularization": "README says the L2 boundaries 'smooth to 233–243 cells'; the demo measures "
+                                  "352, 291, 233 and 243 (L2 = 0.001 ... 0.1): it 'shortens from 352 to 233 cells'",
+}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=README_FIXES_PENDING[name]))
+    if name in README_FIXES_PENDING else name
+    for name in SENTENCES
+])
 def test_readme_gallery_quotes_what_the_demo_computes(name, tmp_path):
     readme = re.sub(r"\s+", " ", README.read_text(encoding="utf-8"))
     result = run_demo(name, tmp_path, seed=0, progress=False)
-    missing = [sentence for sentence in SENTENCES[name](result.numbers) if sentence not in readme]
+    missing = [sentence for sentence in SENTENCES[name](result.numbers) if not quoted(sentence, readme)]
     assert not missing, f"README.md's gallery no longer says what `featpipe demo {name}` computes; it should say:\n" + \
         "\n".join(f"  ... {sentence} ..." for sentence in missing)
