@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+import click
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from . import __version__
 from .errors import FeatpipeError
@@ -15,11 +16,30 @@ from .errors import FeatpipeError
 app = typer.Typer(
     help="Config-driven image classification: hand-designed features + linear SVM versus an MLP.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 data_app = typer.Typer(help="Inspect and fetch data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+
+
+def _bare_flags() -> None:
+    """Show on/off flags (--quiet, --help, --install-completion) in `--help` without a `<bool>` value placeholder.
+
+    Typer's rich help prints every option's type, flags' too, as if they took a value; a flag
+    takes none. One patch here covers our flags and Typer's own.
+    """
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "featpipe_bare_flags", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag and not self.count else shown(self, ctx)
+
+    display_type_rich.featpipe_bare_flags = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_bare_flags()
 
 
 def _fail(error: FeatpipeError) -> None:
@@ -79,8 +99,13 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     mlflow: Optional[str] = typer.Option(None, "--mlflow", metavar="[URI]", help=MLFLOW_HELP),
 ) -> None:
-    """Run one experiment: load data, split, fit, evaluate, and write a run folder."""
-    from .config import load_config
+    """Run one experiment: load data, split, fit, evaluate, and write a run folder.
+
+    Data: CIFAR-10 configs use the official data set (downloaded and checksummed on first use);
+    FEATPIPE_DATA_PROFILE=local reads this repository's local image-folder archive instead
+    (configs/data-profiles/local.yaml), FEATPIPE_DATA_PROFILE=FILE.yaml a profile of your own.
+    """
+    from .data.profile import load_run_config
     from .runner import run_experiment
     from .runs.folder import check_run_name, default_run_name
     from .summary import format_run
@@ -88,7 +113,7 @@ def run(
     try:
         if name is not None:
             check_run_name(name)
-        cfg = load_config(config, set_)
+        cfg = load_run_config(config, set_)
         tracker = _open_tracker(mlflow)
         run_dir = out / (name or default_run_name(cfg.name))
         result = run_experiment(cfg, run_dir, resume=resume, progress=not quiet, command=sys.argv, replace=force)
@@ -136,6 +161,13 @@ def evaluate(
     except FeatpipeError as error:
         _fail(error)
     typer.echo(f"{run_dir} on {data} [{result['split']}]: accuracy {result['accuracy']:.2%} over {result['n']} images")
+    seen = result.get("seen_in_training")
+    if seen:
+        typer.echo(f"WARNING: {seen} of these {result['n']} images are images the model was trained on, so this "
+                   "accuracy overstates what it does on new images; score a held-out split instead (--split, "
+                   "or data the run never saw)", err=True)
+    elif seen is None:
+        typer.echo("note: could not rebuild the run's training split to check these images against it", err=True)
     for name, accuracy in result["per_class"].items():
         typer.echo(f"  {name:>14}: {'-' if accuracy is None else f'{accuracy:.1%}'}")
 
@@ -145,14 +177,20 @@ def predict(
     run_dir: Path = typer.Argument(..., help="A finished run folder."),
     images: List[Path] = typer.Argument(..., help="Image files of any size."),
     top: int = typer.Option(3, "--top", min=1, help="How many classes to show per image."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list: per image its path, score kind and top classes."),
 ) -> None:
     """Show the top classes, with scores, for image files."""
+    import json
+
     from .inference import predict as predict_images
 
     try:
         results = predict_images(run_dir, images, top)
     except FeatpipeError as error:
         _fail(error)
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+        return
     for result in results:
         ranked = ", ".join(f"{t['class']} {t['score']:.3f}" for t in result["top"])
         typer.echo(f"{result['image']}: {ranked}  ({result['score_kind']})")
@@ -211,6 +249,43 @@ def data_download(
     typer.echo(f"cifar10 ready at {path}")
 
 
+cache_app = typer.Typer(help="What featpipe's cache holds (extracted archives, decoded images, features, downloads).",
+                        no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+CACHE_DIR_HELP = "Cache folder (default: $FEATPIPE_CACHE or the user cache)."
+
+
+@cache_app.command("info")
+def cache_info(cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_DIR_HELP)) -> None:
+    """List what is cached: kind, size, last use and path of every entry, least recently used first."""
+    from .data.cache import cache_entries, cache_root, format_entries
+
+    try:
+        root = cache_root(cache_dir)
+        typer.echo(format_entries(root, cache_entries(root)))
+    except FeatpipeError as error:
+        _fail(error)
+
+
+@cache_app.command("clear")
+def cache_clear(
+    older_than: Optional[float] = typer.Option(None, "--older-than", metavar="DAYS", min=0,
+                                               help="Only entries not used for DAYS days (default: everything)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_DIR_HELP),
+) -> None:
+    """Delete cached entries (all, or those unused for --older-than DAYS); refuses a folder that is not featpipe's cache."""
+    from .data.cache import clear_cache, cache_root, format_size
+
+    try:
+        root = cache_root(cache_dir)
+        removed = clear_cache(root, older_than)
+    except FeatpipeError as error:
+        _fail(error)
+    for entry in removed:
+        typer.echo(f"removed {entry.kind} {entry.path} ({format_size(entry.size)})")
+    typer.echo(f"cleared {len(removed)} entries, {format_size(sum(e.size for e in removed))} from {root}")
+
+
 class _BenchGroup(TyperGroup):
     """`featpipe bench BATCH.yaml ...` runs a batch (the `run` sub-command is implied); `bench status DIR`."""
 
@@ -218,6 +293,13 @@ class _BenchGroup(TyperGroup):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def format_help(self, ctx, formatter):
+        """The group's help, then the options of `bench run`, which `featpipe bench ARGS` runs."""
+        super().format_help(ctx, formatter)
+        run = self.commands["run"]
+        with click.Context(run, info_name="run", parent=ctx) as run_ctx:
+            run.format_help(run_ctx, formatter)
 
 
 bench_app = typer.Typer(
@@ -230,9 +312,14 @@ app.add_typer(bench_app, name="bench")
 
 @bench_app.command("run", cls=_MlflowOptionCommand)
 def bench_run(
-    batch: Path = typer.Argument(..., help="Batch file (YAML): a name, an optional base config, and entries."),
+    sources: List[Path] = typer.Argument(..., help="A batch file (YAML with runs:), or one or more config files to sweep."),
+    grid: List[str] = typer.Option([], "--grid", help="Sweep KEY=V1,V2,... over every config (cartesian product; repeatable). "
+                                   "Commas inside [..], {..} or quotes do not split: mlp.hidden_sizes=[64],[128,64]."),
+    zip_: List[str] = typer.Option([], "--zip", help="Sweep KEY=V1,V2,... together with the other --zip keys (equal lengths; repeatable)."),
+    set_: List[str] = typer.Option([], "--set", help="Override KEY.PATH=VALUE in every run, of a batch file too (repeatable)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Batch name for config files on the command line (default: their names)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder of the batch (default: runs/NAME)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan (one line per run) and write nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the batch file (for command-line sweeps) and the plan; write nothing."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Local worker processes (default: min(cores, memory / 2 GiB))."),
     force: bool = typer.Option(False, "--force", help="Redo runs that are already done."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed run."),
@@ -242,12 +329,16 @@ def bench_run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No line per finished run, no progress bar."),
     mlflow: Optional[str] = typer.Option(None, "--mlflow", metavar="[URI]", help=MLFLOW_HELP),
 ) -> None:
-    """Run a batch file: expand its sweeps, skip finished runs, run the rest, print the best per pipeline."""
+    """Run a batch file, or configs swept on the command line: expand sweeps, skip finished runs, run the rest."""
     from .bench import bench_file
+    from .bench.cli_batch import command_line_plan
 
     try:
+        plan, text = command_line_plan(sources, grid=grid, zip_=zip_, set_=set_, name=name)
+        if dry_run and text is not None:
+            typer.echo(f"# the batch file these arguments stand for (save it and run `featpipe bench FILE`):\n{text}")
         tracker = None if dry_run else _open_tracker(mlflow)
-        report = bench_file(batch, out, dry_run=dry_run, echo=typer.echo, jobs=jobs, force=force,
+        report = bench_file(plan, out, dry_run=dry_run, echo=typer.echo, jobs=jobs, force=force,
                             fail_fast=fail_fast, scheduler=scheduler, dask_local=dask_local, retries=retries,
                             progress=not quiet, command=sys.argv,
                             on_done=tracker.log_quietly if tracker is not None else None)

@@ -11,7 +11,7 @@ import numpy as np
 from . import atomic, model_io, provenance
 from .data import load_source, parse_spec
 from .data.images import PILLOW_MAX_PIXELS
-from .errors import DataError, ModelError
+from .errors import DataError, FeatpipeError, ModelError
 from .imageops import conform, read_image
 from .metrics import classification_scores
 from .runner import read_run
@@ -77,12 +77,43 @@ def evaluate(run_dir: str | Path, spec: str, split: str | None = None, progress:
         "split": split,
         "source": dataset.source,
         "fingerprint": dataset.fingerprint(),
+        "seen_in_training": seen_in_training(run_dir, metrics, dataset, progress),
         **scores,
         "evaluated": provenance.now_iso(),
     }
     tag = hashlib.sha256(f"{spec}|{split}".encode()).hexdigest()[:8]
     atomic.write_json(Path(run_dir) / "evaluations" / f"{split}-{tag}.json", result)
     return result
+
+
+def seen_in_training(run_dir: str | Path, metrics: dict, dataset, progress: bool = False) -> int | None:
+    """How many of `dataset`'s images the run trained on (None: its training data cannot be read again).
+
+    The run's training split is rebuilt from its recorded config and trusted only if its
+    fingerprint equals the one the run recorded; then images are compared pixel for pixel
+    (by a hash of each), so a source that holds the training images (digits' only split, the
+    CIFAR-10 folder a run split its validation from) is caught whatever its order or name.
+    """
+    from .config import load_config
+    from .runner import load_splits
+
+    recorded = ((metrics.get("data") or {}).get("fingerprints") or {}).get("train")
+    if recorded is None:
+        return None
+    if dataset.fingerprint() == recorded:
+        return len(dataset)
+    try:
+        train = load_splits(load_config(Path(run_dir) / "config.yaml"), progress=progress).train
+    except FeatpipeError:
+        return None
+    if train.fingerprint() != recorded or train.images.shape[1:] != dataset.images.shape[1:]:
+        return None if train.fingerprint() != recorded else 0
+    trained = {_image_hash(image) for image in train.images}
+    return sum(_image_hash(image) in trained for image in dataset.images)
+
+
+def _image_hash(image: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
 
 
 def predict(run_dir: str | Path, image_paths: Sequence[str | Path], top: int = 3) -> list[dict]:

@@ -3,7 +3,7 @@
 Gives `featpipe evaluate` another labelled folder to score a model on, made of images the
 model never trained on; --size rescales them so the resize path is exercised too.
 
-    python scripts/export_val_folder.py configs/cifar10/raw_svm.yaml runs/cifar-val --n 2000 --size 48
+    FEATPIPE_DATA_PROFILE=local python scripts/export_val_folder.py configs/cifar10/raw_svm.yaml runs/cifar-val --n 2000 --size 48
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from featpipe.config import load_config
+from featpipe.data.profile import load_run_config
 from featpipe.imageops import conform
 from featpipe.runner import load_splits
 
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=None, help="export at most this many images")
     parser.add_argument("--size", type=int, default=None, help="rescale images to SIZE x SIZE")
     args = parser.parse_args()
-    config = load_config(args.config)
+    config = load_run_config(args.config)
     val = load_splits(config, progress=False).val
     images, labels = val.images, val.labels
     if args.n is not None:

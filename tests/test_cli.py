@@ -191,3 +191,54 @@ def test_evaluate_picks_the_only_split(tmp_path, write_config, image_folder):
     result = invoke("evaluate", tmp_path / "c", "--data", image_folder, "-q")
     assert result.exit_code == 0, result.output
     assert "[holdout]" in result.output
+
+
+def test_evaluate_on_the_data_the_model_trained_on_says_so_loudly(tmp_path, write_config):
+    config = write_config(FAST_SVM.replace("n_train: 300, ", ""))
+    assert invoke("run", config, "--out", tmp_path, "--name", "d", "-q").exit_code == 0
+    result = invoke("evaluate", tmp_path / "d", "--data", "digits", "-q")  # digits' only split: train + val
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "d" / "metrics.json").read_text())
+    n_train = metrics["data"]["sizes"]["train"]
+    assert f"WARNING: {n_train} of these 1797 images are images the model was trained on" in result.output
+    saved = json.loads(next((tmp_path / "d" / "evaluations").glob("*.json")).read_text())
+    assert saved["seen_in_training"] == n_train
+
+
+def test_evaluate_on_new_images_gives_no_warning(tmp_path, write_config, image_folder):
+    config = write_config(f"data: {{source: folder, root: {image_folder}, val_fraction: 0.34}}\n"
+                          "features: {color: {space: rgb, bins: 4}}\n")
+    assert invoke("run", config, "--out", tmp_path, "--name", "c", "-q").exit_code == 0
+    other = tmp_path / "other"
+    for path in image_folder.rglob("*.png"):  # the same classes, every image changed
+        target = other / path.relative_to(image_folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(255 - np.asarray(Image.open(path))).save(target)
+    result = invoke("evaluate", tmp_path / "c", "--data", other, "-q")
+    assert result.exit_code == 0, result.output
+    assert "WARNING" not in result.output and "could not" not in result.output
+
+
+def test_predict_json_lists_each_image_with_its_top_classes(tmp_path, write_config, image_folder):
+    config = write_config(f"data: {{source: folder, root: {image_folder}, val_fraction: 0.34}}\n"
+                          "features: {color: {space: rgb, bins: 4}}\n")
+    assert invoke("run", config, "--out", tmp_path, "--name", "c", "-q").exit_code == 0
+    image = next(image_folder.rglob("*.png"))
+    result = invoke("predict", tmp_path / "c", image, "--top", "2", "--json")
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.output)
+    assert entry["image"] == str(image) and entry["score_kind"] in ("probability", "decision value")
+    assert len(entry["top"]) == 2 and {"class", "score"} <= set(entry["top"][0])
+
+
+def test_data_info_tables_have_a_header_row():
+    result = invoke("data", "info", "digits", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[2].split() == ["label", "class", "images"]
+
+
+def test_flags_show_no_value_placeholder_and_completion_is_offered():
+    result = invoke("run", "--help")
+    assert result.exit_code == 0
+    assert "--resume" in result.output and "<bool>" not in result.output
+    assert "--install-completion" in invoke("--help").output

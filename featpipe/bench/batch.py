@@ -217,7 +217,7 @@ def plan_lines(plan: BatchPlan, out_dir: str | Path) -> list[str]:
 
 
 def bench_file(
-    batch_file: str | Path,
+    batch_file: str | Path | BatchPlan,
     out_dir: str | Path | None = None,
     *,
     dry_run: bool = False,
@@ -227,9 +227,9 @@ def bench_file(
     """Load a batch file, print its plan, and (unless `dry_run`) run it and print the summary.
 
     `out_dir` defaults to ``runs/<batch name>``; `options` go to `run_batch`. Returns the
-    report, or None for a dry run.
+    report, or None for a dry run. A BatchPlan (e.g. from the command line's sweeps) is run as is.
     """
-    plan = load_batch(batch_file)
+    plan = batch_file if isinstance(batch_file, BatchPlan) else load_batch(batch_file)
     out_dir = Path(out_dir) if out_dir is not None else Path("runs") / plan.name
     for line in plan_lines(plan, out_dir):
         echo(line)

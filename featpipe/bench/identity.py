@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from featpipe.config import Config
+from featpipe.data.profile import apply_profile
 from featpipe.errors import DataError
 
 #: The official CIFAR-10 archive is verified against a fixed MD5 before use, so it is one data set.
@@ -26,27 +27,39 @@ def absolute_path(value: str | os.PathLike) -> str:
     return os.path.abspath(expanded)
 
 
+def resolved_path(value: str | os.PathLike) -> str:
+    """The file `value` names, whatever the spelling: absolute, ``..`` and symbolic links resolved.
+
+    ``../shared/x.tar.gz`` from one folder and ``/a/shared/x.tar.gz`` (or a link to it) are one
+    file, so one run identity: a batch planned from another working directory finds its runs.
+    """
+    return os.path.realpath(absolute_path(value))
+
+
 def resolve_data_paths(data: dict) -> None:
-    """Make ``data.root`` and ``data.cache_dir`` absolute in a raw config dict, in place.
+    """Apply the data profile, then make ``data.root`` the resolved file and ``data.cache_dir`` absolute, in place.
 
     Relative data paths in configs mean "relative to the working directory"; a worker on
     another machine or in another folder must get the same files, so they are fixed here,
-    in the process that planned the batch.
+    in the process that planned the batch. The root is resolved (`resolved_path`) because it
+    is part of the config digest, hence of the run ID.
     """
+    apply_profile(data)
     section = data.get("data")
     if not isinstance(section, dict):
         return
-    for key in ("root", "cache_dir"):
+    for key, resolve in (("root", resolved_path), ("cache_dir", absolute_path)):
         value = section.get(key)
         if isinstance(value, (str, os.PathLike)) and str(value) != "":
-            section[key] = absolute_path(value)
+            section[key] = resolve(value)
 
 
 def data_identity(config: Config, memo: dict[str, str] | None = None) -> str:
     """A short text that changes when the data a run reads changes (without decoding it).
 
-    digits: fixed (shipped inside scikit-learn). An archive: its path, size and mtime.
-    A folder: a digest of every file's relative path, size and mtime under it. CIFAR-10
+    digits: fixed (shipped inside scikit-learn). An archive: its resolved path, size and
+    mtime_ns (a rewrite changes the stamp; see `featpipe.data.archive.archive_key` for why
+    not a content hash). A folder: a digest of every file's relative path, size and mtime under it. CIFAR-10
     without a root: the official archive, which is checksum-verified on download.
 
     Raises DataError naming the path when a configured data root does not exist.
@@ -58,7 +71,7 @@ def data_identity(config: Config, memo: dict[str, str] | None = None) -> str:
         if data.source == "cifar10":
             return _CIFAR10_OFFICIAL
         raise DataError(f"run {config.name!r}: data.source={data.source} needs data.root (an image folder or .tar.gz)")
-    root = Path(absolute_path(data.root))
+    root = Path(resolved_path(data.root))
     key = str(root)
     if memo is not None and key in memo:
         return memo[key]

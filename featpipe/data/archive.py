@@ -25,9 +25,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tqdm.auto import tqdm
 
-from featpipe.data.cache import cache_root
+from featpipe import progress as _progress
+from featpipe.data.cache import cache_root, mark_used
 from featpipe.errors import DataError
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
@@ -80,9 +80,17 @@ def is_archive(path: str | os.PathLike) -> bool:
 
 
 def archive_key(path: Path) -> str:
-    """Return a digest of the archive's absolute path, size and modification time."""
-    stat = path.stat()
-    text = f"{path.absolute()}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    """Return a digest of the archive's resolved path, size and modification time (ns).
+
+    The resolved path (``..`` and links followed) makes every spelling of one file one key,
+    so ``../shared/x.tar.gz`` from two working directories is extracted once. Size + mtime_ns
+    cost one stat and change whenever the file is rewritten, so a replaced archive is never
+    served stale; a hash of the archive's head and tail would also survive a copy, but it
+    reads the file on every load, and a copy or `touch` only costs one more extraction.
+    """
+    resolved = Path(os.path.realpath(path))
+    stat = resolved.stat()
+    text = f"{resolved}\0{stat.st_size}\0{stat.st_mtime_ns}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
@@ -100,6 +108,7 @@ def extract_archive(archive: str | os.PathLike, cache_dir=None, *, progress: boo
     target = cache_root(cache_dir) / "extracted" / archive_key(archive)
     remove_stale_extractions(target.parent)  # whichever archive a killed process was extracting
     if target.is_dir():
+        mark_used(target)
         return target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -130,20 +139,21 @@ def _extract_checked(archive: Path, dest: Path, *, progress: bool, limits: Archi
     try:
         with tarfile.open(archive, "r:gz") as tar:
             members = _checked_members(tar, archive, dest, limits)
-            bar = tqdm(members, desc=f"extracting {archive.name}", unit="file",
-                       disable=None if progress else True, leave=False)
             written = 0
-            for member in bar:
-                # Second line of defence: Python's "data" filter (3.11.4+) vets the member again.
-                tar.extract(member, dest, filter="data")
-                if member.isfile():
-                    # Counted again on disk: the limits hold whatever the headers claimed.
-                    size = os.path.getsize(dest / member.name)
-                    written += size
-                    if size > limits.max_member_bytes:
-                        raise _over(archive, f"member {member.name!r} wrote {size:,} bytes", "max_member_bytes")
-                    if written > limits.max_bytes:
-                        raise _over(archive, f"extracting it wrote over {limits.max_bytes:,} bytes", "max_bytes")
+            with _progress.stage(f"extracting {archive.name}", total=len(members), unit="file",
+                                 enabled=progress) as bar:
+                for member in members:
+                    bar.update(1)
+                    # Second line of defence: Python's "data" filter (3.11.4+) vets the member again.
+                    tar.extract(member, dest, filter="data")
+                    if member.isfile():
+                        # Counted again on disk: the limits hold whatever the headers claimed.
+                        size = os.path.getsize(dest / member.name)
+                        written += size
+                        if size > limits.max_member_bytes:
+                            raise _over(archive, f"member {member.name!r} wrote {size:,} bytes", "max_member_bytes")
+                        if written > limits.max_bytes:
+                            raise _over(archive, f"extracting it wrote over {limits.max_bytes:,} bytes", "max_bytes")
     except DataError:
         raise
     except tarfile.FilterError as exc:

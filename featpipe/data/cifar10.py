@@ -16,6 +16,7 @@ import numpy as np
 
 from featpipe.data.archive import extract_archive, is_archive
 from featpipe.data.dataset import Dataset
+from featpipe.data.profile import PROFILE_HINT
 from featpipe.data.download import CIFAR10_ARCHIVE, CIFAR10_MD5, cifar10_cache_folder, download_cifar10
 from featpipe.errors import DataError
 
@@ -171,7 +172,7 @@ def load_cifar10(root=None, *, cache_dir=None, download: bool = True, progress: 
                 raise DataError(
                     f"CIFAR-10 is not in the cache and downloading is off: copy {CIFAR10_ARCHIVE} "
                     f"(md5 {CIFAR10_MD5}) to {archive}, or set data.root to the archive or to the "
-                    f"folder holding {BATCH_FOLDER}"
+                    f"folder holding {BATCH_FOLDER}; or read a local image-folder copy instead: {PROFILE_HINT}"
                 )
             archive = download_cifar10(cache_dir, progress=progress)
         return _load_archive(archive, cache_dir, progress)

@@ -8,6 +8,7 @@ import pooch
 import requests
 
 from featpipe.data.cache import cache_root
+from featpipe.data.profile import PROFILE_HINT
 from featpipe.errors import DataError
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -43,7 +44,8 @@ def download_cifar10(cache_dir=None, *, url: str = CIFAR10_URL, md5: str = CIFAR
         raise DataError(
             f"could not download CIFAR-10 from {url}: {type(exc).__name__}: {exc}. "
             f"Offline? Copy {CIFAR10_ARCHIVE} (md5 {md5}) to {target}, "
-            "or set data.root to the archive or to the folder holding cifar-10-batches-py"
+            "or set data.root to the archive or to the folder holding cifar-10-batches-py; or read a local "
+            f"image-folder copy instead: {PROFILE_HINT}"
         ) from exc
     except ValueError as exc:  # pooch's checksum mismatch; its temporary file is already gone
         raise DataError(

@@ -37,13 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from featpipe import memory
 from featpipe.atomic import atomic_dir, atomic_path, write_json
 from featpipe.data import images as _images
 from featpipe.data.archive import extract_archive, is_archive
-from featpipe.data.cache import cache_root
+from featpipe import progress as _progress
+from featpipe.data.cache import cache_root, mark_used
 from featpipe.data.dataset import Dataset
 from featpipe.errors import DataError, OutputError
 
@@ -118,7 +118,9 @@ def load_folder(
     files_key = _files_key(splits, image_size)
     cache = cache_root(cache_dir) / "folders" / _location_key(folder, image_size)
     arrays = _read_cache(cache, files_key, class_names, splits)
-    if arrays is None:
+    if arrays is not None:
+        mark_used(cache)
+    else:
         arrays = _decode_splits(splits, class_names, image_size, max_image_pixels, progress)
         try:
             _write_cache(cache, files_key, class_names, arrays, folder, image_size)
@@ -321,9 +323,7 @@ def _decode_splits(splits, class_names, image_size, max_pixels, progress) -> dic
         for split in splits:
             paths = [path for _, path in split.files]
             chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
-            bar = tqdm(total=len(paths), desc=f"decoding {split.name}", unit="img",
-                       disable=None if progress else True, leave=False)
-            with bar:
+            with _progress.stage(f"decoding {split.name}", total=len(paths), unit="img", enabled=progress) as bar:
                 arrays = []
                 # One task per chunk: a future per image costs more than decoding a 32x32 JPEG.
                 for chunk in pool.map(lambda c: [_images.decode_image(p, image_size, max_pixels) for p in c], chunks):

@@ -113,7 +113,9 @@ def describe(splits: dict[str, Dataset]) -> str:
         )
         lines.append(f"  source: {ds.source}")
         counts = [int((ds.labels == k).sum()) for k in range(len(ds.class_names))]
-        width_name = max((len(n) for n in ds.class_names), default=0)
+        width_name = max([len(n) for n in ds.class_names] + [len("class")])
+        width_count = max([len(str(c)) for c in counts] + [len("images")])
+        lines.append(f"  {'label':>5}  {'class':<{width_name}}  {'images':>{width_count}}")
         for label, (class_name, count) in enumerate(zip(ds.class_names, counts)):
-            lines.append(f"  {label:>3}  {class_name:<{width_name}}  {count}")
+            lines.append(f"  {label:>5}  {class_name:<{width_name}}  {count:>{width_count}}")
     return "\n".join(lines)

@@ -50,6 +50,29 @@ class ImageFeatureExtractor(TransformerMixin, BaseEstimator):
         features = self._transform_images(images)
         return np.asarray(features, dtype=np.float32)
 
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the output columns (scikit-learn's API, so Pipeline / FeatureUnion can name them).
+
+        Where the layout is known the names say what a column is (``hog_block0_1_cell1_0_bin3``,
+        ``color_cell2_bin17``, ``raw_y4_x7_c2``); otherwise ``<kind>0 .. <kind>{D-1}``, D the
+        output width. `input_features` is accepted for the API and ignored: the input is pixels.
+        """
+        check_is_fitted(self, "image_shape_")
+        kind = self._kind()
+        namer = _NAMERS.get(kind)
+        names = namer(self) if namer is not None else None
+        if names is None:
+            probe = np.zeros((1, *self.image_shape_), dtype=np.uint8)
+            width = int(np.asarray(self._transform_images(probe)).shape[1])
+            names = [f"{kind}{i}" for i in range(width)]
+        return np.asarray(names, dtype=object)
+
+    def _kind(self) -> str:
+        """The extractor's name in the registry (``hog``), else its class name in lower case."""
+        from . import EXTRACTORS
+
+        return next((kind for kind, cls in EXTRACTORS.items() if type(self) is cls), type(self).__name__.lower())
+
     def settings(self) -> Section:
         """This extractor's declared settings, validated (InputError naming the setting if not)."""
         return validate_settings(self.Settings, settings_of(self), self._owner())
@@ -71,3 +94,35 @@ class ImageFeatureExtractor(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = []  # uint8 images in, float32 features out
         tags.requires_fit = True
         return tags
+
+
+def _hog_names(hog) -> list[str]:
+    """``hog_block{r}_{c}_cell{i}_{j}_bin{k}``, in the output's (skimage's) order."""
+    settings = hog.settings()
+    pair = lambda v: (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))  # noqa: E731
+    ppc, cpb = pair(settings.pixels_per_cell), pair(settings.cells_per_block)
+    blocks = [hog.image_shape_[k] // ppc[k] - cpb[k] + 1 for k in (0, 1)]
+    return [f"hog_block{r}_{c}_cell{i}_{j}_bin{k}"
+            for r in range(blocks[0]) for c in range(blocks[1])
+            for i in range(cpb[0]) for j in range(cpb[1]) for k in range(int(settings.orientations))]
+
+
+def _color_names(color) -> list[str]:
+    """``color_cell{g}_bin{k}`` (``color_bin{k}`` for a single cell), cells row by row."""
+    from .color import _CHANNELS_PER_SPACE
+
+    settings = color.settings()
+    n_bins = int(settings.bins) ** _CHANNELS_PER_SPACE[settings.space]
+    cells = int(settings.grid) ** 2
+    return [f"color_bin{k}" if cells == 1 else f"color_cell{g}_bin{k}" for g in range(cells) for k in range(n_bins)]
+
+
+def _raw_names(raw) -> list[str]:
+    """``raw_y{row}_x{col}_c{channel}``, pixels row by row (the images' memory order)."""
+    height, width, *rest = raw.image_shape_
+    channels = rest[0] if rest else 1
+    return [f"raw_y{y}_x{x}_c{c}" for y in range(height) for x in range(width) for c in range(channels)]
+
+
+#: Extractors whose column layout is known cheaply; the others get numbered names.
+_NAMERS = {"hog": _hog_names, "color": _color_names, "raw": _raw_names}

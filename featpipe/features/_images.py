@@ -12,8 +12,8 @@ import contextvars
 from typing import Any, Iterator, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from .. import progress
 from ..errors import InputError
 
 
@@ -117,9 +117,11 @@ show_progress: contextvars.ContextVar[bool | None] = contextvars.ContextVar("sho
 
 
 def chunk_starts(n_images: int, chunk_size: int, desc: str) -> Iterator[tuple[int, int]]:
-    """Yield (start, stop) ranges of at most `chunk_size` images; shows a progress bar on a terminal."""
+    """Yield (start, stop) ranges of at most `chunk_size` images, with a progress stage (featpipe.progress)."""
     starts = range(0, n_images, chunk_size)
-    quiet = len(starts) <= 20 or show_progress.get() is False
-    bar = tqdm(starts, desc=desc, unit="chunk", leave=False, disable=True if quiet else None)
-    for start in bar:
-        yield start, min(start + chunk_size, n_images)
+    enabled = False if len(starts) <= 20 else show_progress.get()  # None: on a terminal only
+    with progress.stage(desc, total=n_images, unit="img", enabled=enabled) as bar:
+        for start in starts:
+            stop = min(start + chunk_size, n_images)
+            yield start, stop
+            bar.update(stop - start)

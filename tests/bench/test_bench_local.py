@@ -11,6 +11,7 @@ import time
 import pytest
 
 from featpipe.bench import batch_status, format_status, load_batch, run_batch
+from featpipe.bench.local import LocalExecutor
 from featpipe.bench.worker import TEST_KILL_ENV
 from featpipe.errors import FeatpipeError
 

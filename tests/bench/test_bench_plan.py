@@ -114,7 +114,8 @@ def test_shipped_quickstart_batch_runs_every_digits_config():
 
 
 def test_shipped_cifar10_batch_runs_every_cifar10_config(monkeypatch):
-    monkeypatch.chdir(REPO)  # its data paths are relative to the repository root
+    monkeypatch.chdir(REPO)  # data profiles are looked up under the repository root
+    monkeypatch.setenv("FEATPIPE_DATA_PROFILE", "local")  # the configs default to the official download
     archive = REPO / "../shared/data/cifar10-train-jpeg.tar.gz"
     if not archive.is_file():
         pytest.skip("the shared CIFAR-10 archive is not here")

@@ -62,9 +62,11 @@ def test_describe_lists_splits_shapes_and_class_counts(png_folder):
     text = describe(load_source("folder", root=png_folder[0], progress=False))
     lines = text.splitlines()  # splits in folder-name order
     assert lines[0].startswith("test: 3 images, 6x5x3 (HxWxC) uint8, 3 classes, fingerprint ")
-    assert [line.split() for line in lines[2:5]] == [["0", "cat", "1"], ["1", "dog", "2"], ["2", "eel", "0"]]
-    assert lines[5].startswith("train: 7 images")
-    assert [line.split() for line in lines[7:10]] == [["0", "cat", "3"], ["1", "dog", "2"], ["2", "eel", "2"]]
+    assert lines[2].split() == ["label", "class", "images"]  # a header row over each split's table
+    assert [line.split() for line in lines[3:6]] == [["0", "cat", "1"], ["1", "dog", "2"], ["2", "eel", "0"]]
+    assert lines[6].startswith("train: 7 images")
+    assert lines[8].split() == ["label", "class", "images"]
+    assert [line.split() for line in lines[9:12]] == [["0", "cat", "3"], ["1", "dog", "2"], ["2", "eel", "2"]]
 
 
 def test_cache_root_precedence(monkeypatch, tmp_path):

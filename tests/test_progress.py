@@ -1,0 +1,100 @@
+"""featpipe.progress: a bar on a terminal, plain lines (no \\r) elsewhere, nothing when quiet."""
+
+import io
+
+import numpy as np
+import pytest
+
+from featpipe import progress
+from featpipe.data import load_source
+from featpipe.features import HOG
+from featpipe.features._images import show_progress
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def run_stage(stream, enabled=True, total=8, fail=False):
+    with progress.stage("decoding train", total=total, unit="img", enabled=enabled, file=stream) as bar:
+        for _ in range(total):
+            bar.update(1)
+            bar.set_status("ok")
+            if fail:
+                raise KeyboardInterrupt
+    return stream.getvalue()
+
+
+def test_not_a_terminal_gets_plain_lines_at_start_quarters_and_end():
+    text = run_stage(io.StringIO())
+    assert "\r" not in text
+    lines = text.splitlines()
+    assert lines[0] == "decoding train: started (8 img)"
+    assert [line.split(":")[1].split()[0] for line in lines[1:4]] == ["25%", "50%", "75%"]
+    assert lines[1].startswith("decoding train: 25% (2/8 img, ") and lines[1].endswith(" [ok]")
+    assert lines[4].startswith("decoding train: done: 8 img in ") and len(lines) == 5
+
+
+def test_a_terminal_gets_a_redrawn_bar_with_an_eta_then_one_closing_line():
+    text = run_stage(Terminal())
+    assert "\r" in text  # tqdm redraws in place
+    assert "/8 [00:00<" in text  # count of total, then elapsed<remaining (the ETA)
+    assert text.rstrip("\n").split("\r")[-1].startswith("decoding train: done: 8 img in ")  # bar cleared first
+
+
+def test_quiet_writes_nothing_and_terminal_only_stays_out_of_logs():
+    assert run_stage(io.StringIO(), enabled=False) == ""
+    assert run_stage(Terminal(), enabled=False) == ""
+    assert run_stage(io.StringIO(), enabled=None) == ""
+    assert "done" in run_stage(Terminal(), enabled=None)
+
+
+def test_a_stage_ended_by_an_error_says_it_stopped():
+    stream = io.StringIO()
+    with pytest.raises(KeyboardInterrupt):
+        run_stage(stream, fail=True)
+    assert stream.getvalue().splitlines()[-1].startswith("decoding train: stopped after 1 img in ")
+
+
+def test_note_writes_a_line_unless_quiet():
+    stream = io.StringIO()
+    progress.note("early stopping: no better for 5 epochs", file=stream)
+    progress.note("hidden", enabled=False, file=stream)
+    assert stream.getvalue() == "early stopping: no better for 5 epochs\n"
+
+
+def test_folder_decoding_reports_in_plain_lines_to_a_log(png_folder_for_progress, capsys):
+    load_source("folder", root=png_folder_for_progress, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert "decoding train: started (4 img)" in err and "decoding train: done: 4 img" in err
+    load_source("folder", root=png_folder_for_progress, progress=False)  # cached now; and quiet anyway
+    assert capsys.readouterr().err == ""
+
+
+def test_feature_chunks_show_a_stage_only_when_asked_outside_a_terminal(capsys):
+    images = np.zeros((42, 8, 8), dtype=np.uint8)
+    hog = HOG(pixels_per_cell=4, chunk_size=2).fit(images)
+    hog.transform(images)
+    assert capsys.readouterr().err == ""  # default: on a terminal only
+    token = show_progress.set(True)
+    try:
+        hog.transform(images)
+    finally:
+        show_progress.reset(token)
+    err = capsys.readouterr().err
+    assert "HOG: started (42 img)" in err and "HOG: done: 42 img" in err and "\r" not in err
+
+
+@pytest.fixture
+def png_folder_for_progress(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setenv("FEATPIPE_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "imgs"
+    for cls in ("a", "b"):
+        (root / "train" / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((4, 4, 3), 60 * i, dtype=np.uint8)).save(root / "train" / cls / f"{i}.png")
+    return root
