@@ -112,10 +112,7 @@ SENTENCES = {"feature-transform": feature_transform, "space-warping": space_warp
 
 #: README sentences known to be wrong today, waiting for the README's owner: strict, so the test
 #: fails (XPASS) once README.md is corrected, and this entry must then go.
-README_FIXES_PENDING = {
-    "capacity-vs-regularization": "README says the L2 boundaries 'smooth to 233–243 cells'; the demo measures "
-                                  "352, 291, 233 and 243 (L2 = 0.001 ... 0.1): it 'shortens from 352 to 233 cells'",
-}
+README_FIXES_PENDING: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", [
