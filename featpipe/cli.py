@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import List, Optional
 
@@ -49,6 +48,13 @@ MLFLOW_HELP = ("Also log the finished run(s) to MLflow: at URI, else $MLFLOW_TRA
                "default (./mlflow.db). Needs the extra: pip install 'featpipe\\[mlflow]'.")
 
 
+def _fail_os(error: OSError, where: Path | None) -> None:
+    """An OSError no layer below turned into featpipe's error: still one line naming the path."""
+    path = error.filename or where or "?"
+    typer.echo(f"error: {path}: {error.strerror or error}", err=True)
+    raise typer.Exit(1)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"featpipe {__version__}")
@@ -67,23 +73,37 @@ def run(
     config: Path = typer.Argument(..., help="YAML file describing one experiment."),
     set_: List[str] = typer.Option([], "--set", help="Override a config value: KEY.PATH=VALUE (repeatable)."),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder that receives the run folder."),
-    name: Optional[str] = typer.Option(None, "--name", help="Run folder name (default: NAME-TIMESTAMP)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Run folder name (default: NAME-TIMESTAMP); taken: NAME-2, ..."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted MLP training from its last checkpoint."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing run folder of the same name."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     mlflow: Optional[str] = typer.Option(None, "--mlflow", metavar="[URI]", help=MLFLOW_HELP),
 ) -> None:
     """Run one experiment: load data, split, fit, evaluate, and write a run folder."""
     from .config import load_config
     from .runner import run_experiment
+    from .runs.folder import check_run_name, default_run_name
     from .summary import format_run
 
     try:
+        if name is not None:
+            check_run_name(name)
         cfg = load_config(config, set_)
         tracker = _open_tracker(mlflow)
-        run_name = name or f"{cfg.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-        result = run_experiment(cfg, out / run_name, resume=resume, progress=not quiet, command=sys.argv)
+        run_dir = out / (name or default_run_name(cfg.name))
+        result = run_experiment(cfg, run_dir, resume=resume, progress=not quiet, command=sys.argv, replace=force)
     except FeatpipeError as error:
         _fail(error)
+    except OSError as error:
+        _fail_os(error, out)
+    except KeyboardInterrupt:
+        typer.echo(f"\ninterrupted: nothing was written (no run folder under {out}); run the same command "
+                   "again to start over, or add --resume to continue an MLP's training from its last "
+                   "epoch checkpoint", err=True)
+        raise typer.Exit(130) from None
+    if result.run_dir != run_dir:
+        typer.echo(f"note: {run_dir} holds another run; this one was written beside it (--force replaces)",
+                   err=True)
     typer.echo(format_run(result.metrics, result.run_dir))
     if tracker is not None:
         try:
@@ -233,6 +253,8 @@ def bench_run(
                             on_done=tracker.log_quietly if tracker is not None else None)
     except FeatpipeError as error:
         _fail(error)
+    except OSError as error:
+        _fail_os(error, out)
     if tracker is not None and report is not None and not report.interrupted:
         done = [report.out_dir / row["run_id"] for row in report.rows if row["status"] == "done"]
         for line in tracker.finish_batch(report.out_dir, done):

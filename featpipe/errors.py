@@ -34,3 +34,7 @@ class InputError(FeatpipeError, ValueError):
 
 class TrainingError(FeatpipeError):
     """Training failed in a way the user can fix (e.g. a diverging learning rate)."""
+
+
+class OutputError(FeatpipeError):
+    """A result cannot be written: the output folder is read-only, full, or not ours to write."""

@@ -1,13 +1,13 @@
 """One experiment: load and split data, fit features and classifier, score, write the run folder.
 
-The run folder is built in a temporary folder beside its destination and moved into place only
-when complete, so an interrupted or failed run never leaves a half-written result behind.
+The run folder (featpipe.runs.folder) is built in a temporary folder beside its destination and
+moved into place only when complete, so an interrupted or failed run never leaves a half-written
+result behind, and an existing run is never replaced unless asked.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -17,13 +17,14 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from . import atomic, model_io, pipeline, provenance
-from .config import Config, dump_yaml
+from .config import Config
 from .data import Dataset, load_source, stratified_split, subset
 from .data.cache import cache_root
 from .errors import ConfigError, DataError
 from .features._images import show_progress
 from .features.cache import FeatureCache, fit_transform_cached
 from .metrics import classification_scores
+from .runs import folder as run_folder
 
 THROUGHPUT_SAMPLE = 1000  # images timed end to end (features + classifier) for images/s
 
@@ -100,13 +101,17 @@ def run_experiment(
     resume: bool = False,
     progress: bool = True,
     command: Sequence[str] | None = None,
+    replace: bool = False,
 ) -> RunResult:
-    """Run one experiment and write its folder at `run_dir` (atomically; an existing one is replaced).
+    """Run one experiment and write its folder at `run_dir`, atomically; returns where it went.
 
     The folder holds ``config.yaml`` (resolved), ``metrics.json``, ``model.json``/``model.npz``
-    and plots; MLP runs add ``history.json``.
+    and plots; MLP runs add ``history.json``. An existing folder at `run_dir` is replaced only
+    with `replace`; otherwise the run goes to the first free ``<run_dir>-2``, ``-3``, ...
+    Any OSError while writing becomes an OutputError naming the path.
     """
     run_dir = Path(run_dir)
+    atomic.clear_dead_writers(run_dir.parent)
     timer = StageTimer()
     started = provenance.now_iso()
     with timer("load_data"):
@@ -128,38 +133,19 @@ def run_experiment(
             scores[name] = classification_scores(ds.labels, classifier.predict(features[name]), ds.class_names)
     throughput = _throughput(model, splits.val.images)
 
-    metrics = {
-        "name": config.name,
-        "status": "done",
-        "classifier": config.classifier,
-        "features": list(config.features.extractors()),
-        "feature_dim": n_features,
-        "accuracy": {name: s["accuracy"] for name, s in scores.items()},
-        "scores": scores,
-        "selection": selection,
-        "timings": {
-            **{k: round(v, 4) for k, v in timer.seconds.items()},
-            "feature_stages": {k: round(v, 4) for k, v in feature_times.items()},
-        },
-        "feature_cache_hits": cache_hits,
-        "predict_images_per_s": throughput,
-        "data": {
-            "source": splits.train.source,
-            "class_names": list(splits.train.class_names),
-            "image_shape": list(splits.train.images.shape[1:]),
-            "sizes": {name: len(ds) for name, ds in named.items()},
-            "fingerprints": {name: ds.fingerprint() for name, ds in named.items()},
-        },
-        "seed": config.seed,
-        "config_digest": config.digest(),
-        "started": started,
-        "finished": provenance.now_iso(),
-        "versions": provenance.package_versions(),
-        "git_revision": provenance.git_revision(),
-        "machine": provenance.machine(),
-        "command": list(command) if command else None,
+    data = {
+        "source": splits.train.source,
+        "class_names": list(splits.train.class_names),
+        "image_shape": list(splits.train.images.shape[1:]),
+        "sizes": {name: len(ds) for name, ds in named.items()},
+        "fingerprints": {name: ds.fingerprint() for name, ds in named.items()},
     }
-    _write_run(run_dir, config, model, metrics, classifier, splits)
+    metrics = run_folder.metrics_record(
+        config, feature_dim=n_features, scores=scores, selection=selection, timings=timer.seconds,
+        feature_stages=feature_times, cache_hits=cache_hits, images_per_s=throughput, data=data,
+        started=started, command=command,
+    )
+    run_dir = _write_run(run_dir, config, model, metrics, classifier, splits, replace)
     if checkpoints.exists():
         shutil.rmtree(checkpoints, ignore_errors=True)
     return RunResult(run_dir=run_dir, metrics=metrics)
@@ -220,17 +206,16 @@ def _throughput(model, images: np.ndarray) -> float:
     return round(len(sample) / max(time.perf_counter() - start, 1e-9), 1)
 
 
-def _write_run(run_dir: Path, config: Config, model, metrics: dict, classifier, splits: Splits) -> None:
-    with atomic.atomic_dir(run_dir) as tmp:
-        (tmp / "config.yaml").write_text(dump_yaml(config), encoding="utf-8")
-        model_io.save(model, tmp)
-        history = getattr(classifier, "history_", None)
-        if history is not None:
-            atomic.write_json(tmp / "history.json", history)
+def _write_run(run_dir: Path, config: Config, model, metrics: dict, classifier, splits: Splits,
+               replace: bool) -> Path:
+    history = getattr(classifier, "history_", None)
+
+    def files(folder: Path) -> None:
+        model_io.save(model, folder)
         if config.output.plots:
-            _plots(tmp, config, metrics, classifier, splits, history)
-        metrics["model_bytes"] = sum(p.stat().st_size for p in tmp.glob("model.*"))
-        atomic.write_json(tmp / "metrics.json", metrics)
+            _plots(folder, config, metrics, classifier, splits, history)
+
+    return run_folder.write_run(run_dir, config, metrics, history=history, files=files, replace=replace)
 
 
 def _plots(folder: Path, config: Config, metrics: dict, classifier, splits: Splits, history) -> None:
@@ -252,13 +237,5 @@ def _plots(folder: Path, config: Config, metrics: dict, classifier, splits: Spli
 
 
 def read_run(run_dir: str | Path) -> dict:
-    """The metrics of a finished run folder (raises ModelError if it is not one)."""
-    from .errors import ModelError
-
-    path = Path(run_dir) / "metrics.json"
-    if not path.is_file():
-        raise ModelError(f"{run_dir}: not a featpipe run folder (no metrics.json)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: unreadable ({exc})") from None
+    """The metrics of a finished run folder, of any format (raises ModelError if it is not one)."""
+    return run_folder.read_metrics(run_dir)

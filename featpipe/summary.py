@@ -1,8 +1,10 @@
-"""Short text summaries of finished runs, for the terminal."""
+"""Short text summaries of finished runs, for the terminal (numbers formatted as every results table)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from .runs.results import percent, rate, seconds
 
 
 def format_run(metrics: dict, run_dir: Path | str | None = None) -> str:
@@ -11,13 +13,13 @@ def format_run(metrics: dict, run_dir: Path | str | None = None) -> str:
     lines = [f"{metrics.get('name', '?')}: {features} -> {metrics.get('classifier', '?')}"
              f" ({metrics.get('feature_dim', '?')} features)"]
     accuracy = metrics.get("accuracy", {})
-    lines.append("  accuracy: " + ", ".join(f"{split} {value:.2%}" for split, value in accuracy.items()))
+    lines.append("  accuracy: " + ", ".join(f"{split} {percent(value)}" for split, value in accuracy.items()))
     selection = metrics.get("selection")
     if selection:
-        lines.append(f"  {selection['parameter']} chosen on validation: {selection['chosen']}")
+        lines.append(f"  {selection.get('parameter', 'value')} chosen on validation: {selection['chosen']}")
     timings = metrics.get("timings", {})
-    stages = ", ".join(f"{k} {v:.1f}s" for k, v in timings.items() if isinstance(v, (int, float)))
-    lines.append(f"  time: {stages}; predicts {metrics.get('predict_images_per_s', 0):,.0f} images/s")
+    stages = ", ".join(f"{k} {seconds(v)}s" for k, v in timings.items() if isinstance(v, (int, float)))
+    lines.append(f"  time: {stages}; predicts {rate(metrics.get('predict_images_per_s', 0))} images/s")
     if run_dir is not None:
         lines.append(f"  written to {run_dir}")
     return "\n".join(lines)

@@ -24,7 +24,7 @@ Threads: NumPy's BLAS through threadpoolctl, PyTorch through ``torch.set_num_thr
 Run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (they make OpenBLAS pick slower kernels
 where set); the script prints the BLAS libraries and kernels in use:
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /work/venv/bin/python scripts/bench_mlp.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/bench_mlp.py   # the Python featpipe is installed in
 
 PyTorch is an optional benchmark dependency (``pip install torch``); featpipe never imports it.
 """

@@ -3,7 +3,7 @@
 Gives `featpipe evaluate` another labelled folder to score a model on, made of images the
 model never trained on; --size rescales them so the resize path is exercised too.
 
-    python scripts/export_val_folder.py configs/cifar10/raw_svm.yaml /tmp/cifar-val --n 2000 --size 48
+    python scripts/export_val_folder.py configs/cifar10/raw_svm.yaml runs/cifar-val --n 2000 --size 48
 """
 
 from __future__ import annotations

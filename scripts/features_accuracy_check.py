@@ -1,13 +1,14 @@
 """Sanity check of the hand-designed features: validation accuracy of HOG + colour + LinearSVC.
 
-CIFAR-10's 50,000 training JPEGs (/work/shared/data/cifar10-train-jpeg.tar.gz) are split
+CIFAR-10's 50,000 training JPEGs (--data; default, as in the configs,
+``../shared/data/cifar10-train-jpeg.tar.gz`` relative to the repository root) are split
 stratified 45,000 train / 5,000 validation with seed 0 (featpipe.data.stratified_split); features
 are HOG (9 orientations, 8x8 cells, 2x2 blocks, L2-Hys) concatenated with a joint RGB 8x8x8
 colour histogram by FeatureConcat (block normalization by default), then scikit-learn's LinearSVC
 (dual, one-vs-rest) is fitted for each C given. The official test split is not available here, so
 these are validation figures; picking C by them makes the best one slightly optimistic.
 
-    /work/venv/bin/python scripts/features_accuracy_check.py [--C 0.01 0.1] [--normalize block]
+    python scripts/features_accuracy_check.py [--data ARCHIVE] [--C 0.01 0.1] [--normalize block]
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from featpipe.data import load_source
 from featpipe.data.dataset import stratified_split
 from featpipe.features import HOG, ColorHistogram, FeatureConcat
 
-DATA = Path("/work/shared/data/cifar10-train-jpeg.tar.gz")
+#: The archive the CIFAR-10 configs name, relative to the repository root (this file's parent's parent).
+DATA = Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA, help="CIFAR-10 training JPEGs (.tar.gz or folder)")
     parser.add_argument("--C", type=float, nargs="+", default=[0.01, 0.1], help="LinearSVC C values to try")
     parser.add_argument("--normalize", default="block", choices=["block", "standard", "none"])
     parser.add_argument("--color", default="rgb", help="ColorHistogram space (8 bins per channel)")
@@ -40,7 +43,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=os.environ.get("FEATPIPE_CACHE"))
     args = parser.parse_args()
 
-    splits = load_source("folder", root=DATA, cache_dir=args.cache_dir, progress=False)
+    splits = load_source("folder", root=args.data, cache_dir=args.cache_dir, progress=False)
     (full,) = splits.values()
     train, val = stratified_split(full, 0.1, seed=0)
     print(f"train {len(train.labels):,} / val {len(val.labels):,} images (stratified, seed 0)")

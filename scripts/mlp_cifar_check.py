@@ -5,8 +5,11 @@ splits off a stratified 10% validation set with seed 0, trains one preset and pr
 validation accuracy per epoch and at the end. One BLAS thread by default, to keep the shared
 machine usable.
 
-    /work/venv/bin/python scripts/mlp_cifar_check.py linear
-    /work/venv/bin/python scripts/mlp_cifar_check.py wide --epochs 20
+    python scripts/mlp_cifar_check.py linear
+    python scripts/mlp_cifar_check.py wide --epochs 20 --data PATH/TO/cifar10-train-jpeg.tar.gz
+
+--data defaults to the archive the CIFAR-10 configs name: ``../shared/data/cifar10-train-jpeg.tar.gz``
+relative to the repository root.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -21,6 +25,9 @@ from threadpoolctl import threadpool_limits
 from featpipe.data.dataset import stratified_split
 from featpipe.data.folder import load_folder
 from featpipe.nn import MLPClassifier
+
+#: The archive the CIFAR-10 configs name, relative to the repository root (this file's parent's parent).
+DATA = Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
 
 COMMON = dict(input_shape=(32, 32, 3), batch_size=256, random_state=0, early_stopping=True, patience=100)
 
@@ -40,7 +47,7 @@ PRESETS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("preset", choices=list(PRESETS))
-    parser.add_argument("--data", default="/work/cache/cifar10-jpeg", help="CIFAR-10 JPEG folder or .tar.gz")
+    parser.add_argument("--data", default=str(DATA), help="CIFAR-10 JPEG folder or .tar.gz")
     parser.add_argument("--cache-dir", default=None, help="featpipe cache root for the decoded arrays")
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     parser.add_argument("--threads", type=int, default=1)

@@ -117,13 +117,14 @@ def run_batch(
         elif executor is None:  # ours: entered here (Dask connects: fails before anything is written), closed after
             executor = stack.enter_context(_make_executor(len(to_run), jobs, scheduler, dask_local, retries))
         stack.enter_context(out.lock(list(command) if command else None))
-        out.clear_leftovers()
+        out.clear_leftovers()  # may put back a folder a killed replace had moved aside: look again
+        to_run = [run for run in to_run if force or out.run_state(run.run_id, run.config.digest()).status != "done"]
         _write_manifest(out, plan)
         table = ResultsTable(plan, out.path)
         for run in plan.runs:
             table.update(run, out.run_state(run.run_id, run.config.digest()))
         table.write()
-        if executor is not None:
+        if executor is not None and to_run:
             report.executor = executor.describe()
             if progress:
                 echo(f"running {len(to_run)} of {len(plan.runs)} runs on {report.executor}")

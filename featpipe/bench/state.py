@@ -4,12 +4,13 @@ Layout of ``OUT/``::
 
     batch.json              batch name and the planned runs (ID, name, config digest, swept values)
     results.csv / .json     the results table (see table.py)
-    <run_id>/               a run folder: the runner's (metrics.json ...) or a failure record
-                            (error.json, traceback.txt, config.yaml)
+    <run_id>/               a run folder (featpipe.runs.folder): a finished run's, or a failure
+                            record (error.json, traceback.txt, config.yaml)
     .state/lock.json        held by the featpipe bench process using the folder
     .state/<run_id>.json    "running" marker: host, pid and start time of the worker on it
 
-Every file is written atomically. A run is *done* when its folder holds metrics.json with
+Every file is written atomically; an OSError while writing (full, read-only) is an OutputError
+naming the path. A run is *done* when its folder holds metrics.json with
 status done and the planned config digest; *failed* when it holds error.json; *running*
 when a live worker's marker names it; else *pending*. A marker whose process is gone (a
 killed worker or a lost machine's, once the folder is taken over) means nothing.
@@ -20,18 +21,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
-import shutil
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-import yaml
-
 from featpipe import atomic
-from featpipe.errors import FeatpipeError
+from featpipe.atomic import host_name, pid_alive
+from featpipe.errors import FeatpipeError, OutputError
+from featpipe.runs import folder as run_folder
 
 MANIFEST = "batch.json"
 STATE_DIR = ".state"
@@ -52,23 +50,6 @@ class RunState:
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
-def host_name() -> str:
-    return platform.node() or "localhost"
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine."""
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except (OSError, ValueError, OverflowError):
-        return False
-    return True
 
 
 def marker_live(marker: dict) -> bool:
@@ -104,17 +85,12 @@ def clear_running(out_dir: str | Path, run_id: str) -> None:
 
 
 def record_failure(out_dir: str | Path, run_id: str, config: dict, error: dict, traceback_text: str) -> None:
-    """Write the run folder of a failed run: error.json, traceback.txt and the resolved config.
+    """Write the run folder of a failed run (see `featpipe.runs.folder.write_failure`).
 
-    `error` holds at least ``type`` and ``message``; status, run ID, host and time are added.
-    The folder replaces any earlier one for this run, atomically.
+    `error` holds at least ``type`` and ``message``; the folder replaces any earlier one for
+    this run, atomically.
     """
-    record = {"status": "failed", "run_id": run_id, "name": config.get("name"), **error,
-              "host": host_name(), "finished": now_iso()}
-    with atomic.atomic_dir(Path(out_dir) / run_id) as tmp:
-        atomic.write_json(tmp / "error.json", record)
-        atomic.write_text(tmp / "traceback.txt", traceback_text)
-        atomic.write_text(tmp / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    run_folder.write_failure(Path(out_dir) / run_id, config, error, traceback_text)
 
 
 class OutputFolder:
@@ -156,7 +132,9 @@ class OutputFolder:
         if self.path.exists():
             if not self.path.is_dir():
                 raise FeatpipeError(f"output folder {self.path} is a file; give a folder for --out")
-            others = sorted(p.name for p in self.path.iterdir() if p.name != STATE_DIR)
+            # .state and a killed writer's .*.tmp / .*.old are featpipe's own, not another's files
+            others = sorted(p.name for p in self.path.iterdir() if p.name != STATE_DIR
+                            and not (p.name.startswith(".") and p.suffix in (".tmp", ".old")))
             if others:
                 raise FeatpipeError(
                     f"output folder {self.path} is not empty and holds no batch manifest ({MANIFEST}); found "
@@ -166,6 +144,10 @@ class OutputFolder:
         return None
 
     def write_manifest(self, name: str, batch_file: str, runs: list[dict], created: str | None = None) -> None:
+        with atomic.writing(self.manifest_path):
+            self._write_manifest(name, batch_file, runs, created)
+
+    def _write_manifest(self, name: str, batch_file: str, runs: list[dict], created: str | None) -> None:
         atomic.write_json(self.manifest_path, {
             "format": MANIFEST_FORMAT, "name": name, "batch_file": batch_file,
             "created": created or now_iso(), "updated": now_iso(), "runs": runs,
@@ -174,12 +156,16 @@ class OutputFolder:
     @contextlib.contextmanager
     def lock(self, command: list[str] | None = None) -> Iterator[None]:
         """Hold the folder for one featpipe bench process; a lock whose process died is taken over."""
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic.writing(self.lock_path):
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         record = {"host": host_name(), "pid": os.getpid(), "started": now_iso(), "command": command}
         for _ in range(3):
-            try:
-                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
+            with atomic.writing(self.lock_path):
+                try:
+                    fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                except FileExistsError:
+                    fd = None
+            if fd is None:
                 holder = read_json(self.lock_path) or {}
                 if holder and marker_live(holder):
                     raise FeatpipeError(
@@ -189,8 +175,12 @@ class OutputFolder:
                     ) from None
                 self.lock_path.unlink(missing_ok=True)  # left by a process that no longer exists
                 continue
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(record, f)
+            try:
+                with atomic.writing(self.lock_path), os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(record, f)
+            except OutputError:
+                self.lock_path.unlink(missing_ok=True)
+                raise
             break
         else:
             raise FeatpipeError(f"cannot take the lock {self.lock_path}; another process keeps recreating it")
@@ -201,31 +191,21 @@ class OutputFolder:
             if mine.get("pid") == os.getpid() and mine.get("host") == host_name():
                 self.lock_path.unlink(missing_ok=True)
 
-    def clear_leftovers(self, min_age_seconds: float = 600.0) -> None:
-        """Under the lock: drop stale running markers and the temporary folders of killed writers.
+    def clear_leftovers(self) -> None:
+        """Under the lock: drop stale running markers and what killed writers left behind.
 
-        A temporary folder lives only while a finished run is written (seconds), so one older
-        than `min_age_seconds` belongs to a writer that died; younger ones are left alone, in
-        case a worker of an earlier, killed client (on a Dask cluster) is still writing.
+        Holding the lock, no other featpipe bench uses the folder: every running marker is
+        stale. Temporary folders are removed when their writer process is gone (see
+        `featpipe.atomic.clear_dead_writers`; one from another machine, as on a Dask cluster,
+        only once it is old).
         """
         state_dir = self.path / STATE_DIR
         if state_dir.is_dir():
             for marker in state_dir.glob("*.json"):
                 if marker.name != "lock.json":
                     marker.unlink(missing_ok=True)
-        if not self.path.is_dir():
-            return
-        now = time.time()
-        for leftover in [*self.path.glob(".*.tmp"), *self.path.glob(".*.old")]:
-            try:
-                if now - leftover.stat().st_mtime < min_age_seconds:
-                    continue
-            except OSError:
-                continue
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
+            atomic.clear_dead_writers(state_dir)
+        atomic.clear_dead_writers(self.path)
 
     def run_state(self, run_id: str, config_digest: str | None) -> RunState:
         """The state of one run as its folder and marker tell it."""
@@ -234,12 +214,16 @@ class OutputFolder:
             return RunState("running", marker=marker)
         folder = self.run_dir(run_id)
         notes = [f"interrupted (worker pid {marker.get('pid')} on {marker.get('host')} is gone)"] if marker else []
-        metrics = read_json(folder / "metrics.json")
-        if metrics is not None and metrics.get("status") == "done":
-            if config_digest is None or metrics.get("config_digest") == config_digest:
+        metrics = read_json(folder / run_folder.METRICS)
+        if metrics is not None and metrics.get("status") == run_folder.DONE:
+            problems = run_folder.metrics_problems(metrics)
+            if problems:
+                notes.append(f"its {run_folder.METRICS} is broken ({problems[0]}); it will be redone")
+            elif config_digest is None or metrics.get("config_digest") == config_digest:
                 return RunState("done", metrics=metrics, notes=notes)
-            notes.append("its folder holds a run of another config (digest differs); it will be redone")
-        error = read_json(folder / "error.json")
+            else:
+                notes.append("its folder holds a run of another config (digest differs); it will be redone")
+        error = read_json(folder / run_folder.ERROR)
         if error is not None:
             return RunState("failed", error=error, notes=notes)
         return RunState("pending", marker=marker, notes=notes)

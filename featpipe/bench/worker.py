@@ -40,9 +40,9 @@ class RunTask:
 def run_task(task: RunTask) -> dict[str, Any]:
     """Run one planned run and return its outcome: run_id, status (done/failed), seconds, error."""
     _test_kill_hook(task)
-    state.mark_running(task.out_dir, task.run_id, task.attempt)
     start = time.perf_counter()
     try:
+        state.mark_running(task.out_dir, task.run_id, task.attempt)
         with _blas_limit(task.blas_threads), contextlib.redirect_stderr(_NotATerminal(sys.stderr)):
             metrics = _run(task)
         outcome = {"status": "done", "val_accuracy": metrics.get("accuracy", {}).get("val")}
@@ -51,11 +51,12 @@ def run_task(task: RunTask) -> dict[str, Any]:
         error = {"type": type(exc).__name__, "message": message, "attempt": task.attempt, "pid": os.getpid()}
         try:
             state.record_failure(task.out_dir, task.run_id, task.config, error, traceback.format_exc())
-        except Exception as record_exc:  # the folder is unwritable: the outcome still tells
-            message += f" (and recording the failure failed: {record_exc})"
+        except Exception as record_exc:  # the folder is unwritable: the outcome still tells (the run stays pending)
+            message += f" (and recording the failure failed too: {record_exc})"
         outcome = {"status": "failed", "error": f"{type(exc).__name__}: {message}"}
     finally:
-        state.clear_running(task.out_dir, task.run_id)
+        with contextlib.suppress(OSError):
+            state.clear_running(task.out_dir, task.run_id)
     return {"run_id": task.run_id, "seconds": time.perf_counter() - start, "attempt": task.attempt,
             "host": state.host_name(), "pid": os.getpid(), **outcome}
 
@@ -72,7 +73,8 @@ def _run(task: RunTask) -> dict:
             f"{config.digest()[:12]} != {task.config_digest[:12]}); install the same featpipe version everywhere"
         )
     run_dir = os.path.join(task.out_dir, task.run_id)
-    result = run_experiment(config, run_dir, resume=True, progress=False, command=task.command)
+    # the batch decided this run is to be (re)done: its folder is replaced as a whole
+    result = run_experiment(config, run_dir, resume=True, progress=False, command=task.command, replace=True)
     return result.metrics
 
 

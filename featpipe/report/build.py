@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import atomic, provenance
@@ -12,38 +12,13 @@ from ..errors import FeatpipeError
 from ..summary import format_run
 from .collect import Collection, RunRecord, collect_runs, group_by_data
 from .figures import Figure, metric_figures
-from .pictures import Note, picture_figures
-from .table import Column, build_rows, precision_note, to_csv, visible_columns
+from .html import render_html
+from .markdown import render_markdown
+from .model import Report, Section
+from .pictures import picture_figures
+from .table import build_rows, precision_note, to_csv, visible_columns
 
 DEFAULT_NAME = "report.html"
-
-
-@dataclass
-class Section:
-    """The part of the report about runs scored on one data set."""
-
-    label: str
-    rows: list[dict]
-    columns: list[Column]
-    figures: list[Figure]
-    notes: list[Note]
-    summaries: list[tuple[str, str]]  # (run name, text)
-    precision: str | None = None  # how large a difference in validation accuracy can be chance
-
-
-@dataclass
-class Report:
-    """Everything the HTML and Markdown pages show."""
-
-    title: str
-    root: Path
-    generated: str
-    sections: list[Section]
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def rows(self) -> list[dict]:
-        return [row for section in self.sections for row in section.rows]
 
 
 @dataclass
@@ -132,9 +107,6 @@ def build_report(root: str | os.PathLike, out: str | os.PathLike | None = None, 
     ------
     ModelError if `root` holds no readable run.
     """
-    from .html import render_html
-    from .markdown import render_markdown
-
     collection = collect_runs(root)
     report = make_report(collection, images=images, max_images=max_images, progress=progress)
     html_path, md_path, csv_path, figures_dir = report_paths(collection.root, out)

@@ -1,9 +1,10 @@
 """Find run folders under a directory and read them, tolerating failed, running and corrupt runs.
 
-A run folder is a folder holding ``config.yaml`` and either ``metrics.json`` (the runner's
-result) or ``error.json`` (a batch's record of a failed run). Hidden folders (the runner's
-temporary ``.NAME.*.tmp`` folders, ``.checkpoints``) are never runs. A run whose files cannot be
-read is skipped with a warning that names the file, so one bad folder never hides the others.
+A run folder (featpipe.runs.folder, which reads each one) holds ``config.yaml`` and either
+``metrics.json`` (the runner's result) or ``error.json`` (a batch's record of a failed run).
+Hidden folders (temporary ``.NAME.*.tmp`` folders, ``.checkpoints``) are never runs. A broken
+run (a file that cannot be read, metrics of the wrong shape) is skipped with a warning that
+names the file, so one bad folder never hides the others.
 """
 
 from __future__ import annotations
@@ -14,52 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import FeatpipeError, ModelError
+from ..runs.folder import DONE, FAILED, RUN_MARKERS, RunRecord, is_run_dir, read_run_record  # noqa: F401
 
-RUN_MARKERS = ("metrics.json", "error.json")
 BATCH_MANIFEST = "batch.json"  # written by featpipe bench (featpipe.bench.state)
-
-#: Statuses a run can be shown with; anything else a batch writes is shown as it is.
-DONE, FAILED = "done", "failed"
-
-
-@dataclass
-class RunRecord:
-    """What the report knows about one run folder.
-
-    Attributes
-    ----------
-    path : the run folder.
-    name : the run's name (metrics ``name``, else config ``name``, else the folder name).
-    status : ``"done"``, ``"failed"``, or what the run's metrics say (e.g. ``"running"``).
-    metrics : metrics.json's content ({} when there is none).
-    config : config.yaml's content as plain data ({} when unreadable).
-    error : a one-line error message for failed runs, else None.
-    history : history.json's content for MLP runs (per-epoch lists), else None.
-    swept : the values a batch swept to make this run ({} outside a batch).
-    """
-
-    path: Path
-    name: str
-    status: str
-    metrics: dict = field(default_factory=dict)
-    config: dict = field(default_factory=dict)
-    error: str | None = None
-    history: dict | None = None
-    swept: dict = field(default_factory=dict)
-
-    @property
-    def done(self) -> bool:
-        return self.status == DONE
-
-    def relative_to(self, root: Path) -> str:
-        """The folder's path relative to `root` ("." for the root itself), for display."""
-        try:
-            return str(self.path.relative_to(root)) or "."
-        except ValueError:
-            return str(self.path)
 
 
 @dataclass
@@ -69,11 +28,6 @@ class Collection:
     root: Path
     runs: list[RunRecord]
     warnings: list[str] = field(default_factory=list)
-
-
-def is_run_dir(path: Path) -> bool:
-    """True if `path` holds config.yaml and metrics.json or error.json."""
-    return (path / "config.yaml").is_file() and any((path / marker).is_file() for marker in RUN_MARKERS)
 
 
 def find_run_dirs(root: str | os.PathLike) -> list[Path]:
@@ -93,39 +47,6 @@ def find_run_dirs(root: str | os.PathLike) -> list[Path]:
             continue
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
     return sorted(found)
-
-
-def read_run_record(path: Path) -> tuple[RunRecord | None, list[str]]:
-    """Read one run folder; returns (record or None if unreadable, warnings)."""
-    warnings: list[str] = []
-    config = _read_config(path / "config.yaml", warnings)
-    metrics_path, error_path = path / "metrics.json", path / "error.json"
-    metrics: dict = {}
-    if metrics_path.is_file():
-        metrics = _read_json_object(metrics_path)
-        if isinstance(metrics, str):
-            warnings.append(f"skipped {path}: {metrics_path.name} is unreadable ({metrics})")
-            return None, warnings
-    error = None
-    if error_path.is_file():
-        content = _read_json_object(error_path)
-        error = _error_message(content) if isinstance(content, dict) else f"error.json unreadable ({content})"
-    status = str(metrics.get("status") or (FAILED if error is not None else DONE))
-    if status == DONE and error is None and not isinstance(metrics.get("accuracy"), dict):
-        warnings.append(f"skipped {path}: {metrics_path.name} has no 'accuracy' section (not a finished run's metrics)")
-        return None, warnings
-    if status == FAILED and error is None:
-        error = _error_message(metrics.get("error")) if metrics.get("error") else "failed (no error recorded)"
-    history = None
-    if (path / "history.json").is_file():
-        history = _read_json_object(path / "history.json")
-        if isinstance(history, str):
-            warnings.append(f"{path / 'history.json'}: unreadable ({history}); no learning curve for this run")
-            history = None
-    name = str(metrics.get("name") or config.get("name") or path.name)
-    record = RunRecord(path=path, name=name, status=status, metrics=metrics, config=config, error=error,
-                       history=history)
-    return record, warnings
 
 
 def collect_runs(root: str | os.PathLike) -> Collection:
@@ -191,47 +112,6 @@ def merge_batches(root: Path, runs: list[RunRecord], warnings: list[str]) -> lis
                 added.append(RunRecord(path=path, name=str(entry.get("name") or path.name), status=state.status,
                                        swept=swept, error="; ".join(state.notes) or None))
     return added
-
-
-def _read_config(path: Path, warnings: list[str]) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        warnings.append(f"{path}: unreadable config ({_first_line(exc)}); using metrics.json alone")
-        return {}
-    if not isinstance(data, dict):
-        warnings.append(f"{path}: config is not a mapping; using metrics.json alone")
-        return {}
-    return data
-
-
-def _read_json_object(path: Path) -> dict | str:
-    """The JSON object in `path`, or a short description of why it cannot be read."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        return _first_line(exc)
-    except json.JSONDecodeError as exc:
-        return f"not valid JSON: {exc}"
-    if not isinstance(data, dict):
-        return f"expected a JSON object, found {type(data).__name__}"
-    return data
-
-
-def _error_message(content: Any) -> str:
-    """A one-line message from whatever a batch recorded about a failure."""
-    if isinstance(content, dict):
-        kind = content.get("type") or content.get("error_type") or content.get("exception")
-        message = content.get("message") or content.get("error") or content.get("detail")
-        if message is None:
-            message = json.dumps(content)[:300]
-        return f"{kind}: {message}" if kind else str(message)
-    return _first_line(content)
-
-
-def _first_line(value: Any) -> str:
-    text = str(value).strip()
-    return text.splitlines()[0] if text else type(value).__name__
 
 
 @dataclass

@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from .build import Report, Section
 from .figures import Figure
+from .model import Report, Section
 from .table import Column, cell_text, unfinished_text
 
 _CSS = """
@@ -86,12 +86,12 @@ def render_table(section: Section) -> str:
         cells = []
         for column in section.columns:
             text = escape(cell_text(row, column))
-            if column.key == "run":
+            if column.key == "name":
                 text = f'<span title="{escape(str(row["path"]))}">{text}</span>'
             css = ' class="num"' if column.numeric else ""
             cells.append(f'<td data-sort="{escape(sort_value(row, column))}"{css}>{text}</td>')
         state = "" if row["status"] == "done" else ' class="not-done"'
-        body.append(f'<tr data-run="{escape(row["run"])}"{state}>' + "".join(cells) + "</tr>")
+        body.append(f'<tr data-run="{escape(row["name"])}"{state}>' + "".join(cells) + "</tr>")
     return ('<table class="runs">\n<thead><tr>' + "".join(head) + "</tr></thead>\n<tbody>\n"
             + "\n".join(body) + "\n</tbody>\n</table>")
 
@@ -126,7 +126,7 @@ def render_section(section: Section, heading: bool) -> str:
     unfinished = [row for row in section.rows if row["status"] != "done"]
     if unfinished:
         parts.append("<p>Runs that did not finish:</p><ul>" + "".join(
-            f"<li><b>{escape(row['run'])}</b> ({escape(row['status'])}): {escape(unfinished_text(row))}</li>"
+            f"<li><b>{escape(row['name'])}</b> ({escape(row['status'])}): {escape(unfinished_text(row))}</li>"
             for row in unfinished) + "</ul>")
     parts += _figures_html(section.figures)
     if section.notes:

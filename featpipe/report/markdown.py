@@ -1,16 +1,42 @@
-"""The report as Markdown: tables ready to paste into a README, figures as linked PNG files."""
+"""The report as Markdown: tables ready to paste into a README, figures as linked PNG files.
+
+Every text copied from a run (names, class names, errors, paths, settings) is escaped, so it
+shows as written and never turns into markup, HTML, a link or a table cell boundary.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Mapping, Sequence
 
-from .build import Report, Section
 from .figures import Figure
+from .model import Report, Section
 from .table import Column, cell_text, unfinished_text
 
 
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+# Characters with a meaning inline in GitHub-flavoured Markdown ($ for math, ~ for strikethrough).
+_INLINE = re.compile(r"([\\`*_\[\]<>#!|~&$])")
+# What turns a text into a list, quote or rule when it starts a line (e.g. after "- ").
+_LINE_START = re.compile(r"^(\s*\d*)([-+=.)])")
+
+
+def _escape(text: str, line_start: bool = False) -> str:
+    """`text` as literal Markdown text on one line (`line_start`: it begins a list item's line)."""
+    text = _INLINE.sub(r"\\\1", " ".join(str(text).splitlines()))
+    return _LINE_START.sub(r"\1\\\2", text) if line_start else text
+
+
+def _code(text: str) -> str:
+    """`text` as an inline code span, whatever backticks it holds."""
+    text = " ".join(str(text).splitlines())
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
+
+
+def _fenced(text: str, info: str = "text") -> str:
+    """`text` as a fenced code block whose fence no line of it can close."""
+    fence = "`" * max(3, max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
 
 
 def markdown_table(rows: Sequence[dict], columns: Sequence[Column]) -> str:
@@ -24,24 +50,26 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[Column]) -> str:
 
 
 def render_section(section: Section, heading: bool, links: Mapping[Figure, str]) -> str:
-    parts = [f"## {section.label}" if heading else f"Data: {section.label}", "",
+    parts = [f"## {_escape(section.label)}" if heading else f"Data: {_escape(section.label)}", "",
              markdown_table(section.rows, section.columns), ""]
     if section.precision:
         parts += [section.precision, ""]
     unfinished = [row for row in section.rows if row["status"] != "done"]
     if unfinished:
         parts.append("Runs that did not finish:\n")
-        parts += [f"- **{_escape(row['run'])}** ({row['status']}): {_escape(unfinished_text(row))}"
+        parts += [f"- **{_escape(row['name'])}** ({_escape(row['status'])}): {_escape(unfinished_text(row))}"
                   for row in unfinished]
         parts.append("")
     for figure in section.figures:
         if figure in links:
-            parts += [f"![{_escape(figure.title)}]({links[figure]})", "", f"*{figure.title}.* {figure.caption}", ""]
+            parts += [f"![{_escape(figure.title)}]({links[figure]})", "",
+                      f"*{_escape(figure.title)}.* {_escape(figure.caption)}", ""]
     if section.notes:
-        parts += [f"- {note.run + ': ' if note.run else ''}{note.text}" for note in section.notes]
+        parts += [f"- {_escape((note.run + ': ' if note.run else '') + note.text, line_start=True)}"
+                  for note in section.notes]
         parts.append("")
     parts.append("<details><summary>Per-run summaries (as printed by <code>featpipe run</code>)</summary>\n")
-    parts += ["```text\n" + text + "\n```" for _, text in section.summaries]
+    parts += [_fenced(text) for _, text in section.summaries]
     parts.append("\n</details>\n")
     return "\n".join(parts)
 
@@ -49,10 +77,10 @@ def render_section(section: Section, heading: bool, links: Mapping[Figure, str])
 def render_markdown(report: Report, links: Mapping[Figure, str] | None = None) -> str:
     """The whole report; `links` maps each figure to the relative path of its PNG (figures without one are left out)."""
     links = links or {}
-    parts = [f"# {report.title}", "",
-             f"{len(report.rows)} run(s) under `{report.root}`; generated {report.generated}. "
+    parts = [f"# {_escape(report.title)}", "",
+             f"{len(report.rows)} run(s) under {_code(report.root)}; generated {_escape(report.generated)}. "
              "Validation accuracy is from a held-out split of the training images.", ""]
     if report.warnings:
-        parts += ["**Warnings**", ""] + [f"- {_escape(w)}" for w in report.warnings] + [""]
+        parts += ["**Warnings**", ""] + [f"- {_escape(w, line_start=True)}" for w in report.warnings] + [""]
     parts += [render_section(s, len(report.sections) > 1, links) for s in report.sections]
     return "\n".join(parts).rstrip() + "\n"

@@ -22,9 +22,9 @@ def test_best_per_pipeline_ignores_unfinished_runs_and_sorts_best_first():
     text = format_summary(rows, ["svm.C"])
     header, rule, first, second = text.splitlines()
     assert header.split()[:4] == ["pipeline", "runs", "val", "acc"]
-    assert first.startswith("raw -> softmax") and first.split()[3:5] == ["1", "97.0%"]
+    assert first.startswith("raw -> softmax") and first.split()[3:5] == ["1", "97.00%"]
     assert second.startswith("hog -> linear SVM") and "svm.C=1.0" in second and second.endswith("hog-2")
-    assert second.split()[4:6] == ["2", "95.0%"]  # best of the two finished HOG runs
+    assert second.split()[4:6] == ["2", "95.00%"]  # best of the two finished HOG runs
     assert "MLP" not in text
 
 

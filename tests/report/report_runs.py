@@ -1,8 +1,9 @@
-"""Run folders as the runner and the batch runner write them, for the report tests.
+"""Run folders made by featpipe's own run-folder writer, with results chosen by the test.
 
-`write_run` builds a folder with a validated config.yaml and a metrics.json holding the same keys
-`featpipe.runner.run_experiment` writes, so collecting and tabulating can be tested in
-milliseconds; the tests that need models and images make real tiny runs (conftest's `real_runs`).
+`write_run` and `write_failed_run` call `featpipe.runs.folder` (`metrics_record`, `write_run`,
+`write_failure`), the code the runner and the batch runner write with, so the fixtures cannot
+drift from the format; only the numbers are made up, so collecting and tabulating can be tested
+in milliseconds. The tests that need models and images make real tiny runs (conftest's `real_runs`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from featpipe import atomic
-from featpipe.config import dump_yaml, validate
+from featpipe.config import validate
+from featpipe.runs import folder as run_folder
 
 CLASSES = ["zero", "one", "two"]
 
@@ -47,30 +48,25 @@ def write_run(root: Path, folder: str, *, name: str | None = None, features=("ho
     scores = {"train": _scores(train, 30, rng), "val": _scores(val, 30, rng)}
     if test is not None:
         scores["test"] = _scores(test, 30, rng)
-    metrics = {
-        "name": name, "status": "done", "classifier": classifier, "features": list(features),
-        "feature_dim": 144 if classifier == "svm" else 64,
-        "accuracy": {split: s["accuracy"] for split, s in scores.items()}, "scores": scores,
-        "selection": ({"parameter": "svm.C", "chosen": 1.0,
-                       "trials": [{"C": 0.1, "val_accuracy": val - 0.05, "fit_seconds": 0.01, "solver": "LinearSVC"},
-                                  {"C": 1.0, "val_accuracy": val, "fit_seconds": 0.01, "solver": "LinearSVC"}]}
-                      if classifier == "svm" else None),
-        "timings": {"load_data": 0.1, "features": 0.5 + rng.random(), "train": 1.0 + rng.random(), "predict": 0.01,
-                    "feature_stages": {}},
-        "feature_cache_hits": {}, "predict_images_per_s": 12345.6,
-        "data": {"source": source, "class_names": CLASSES, "image_shape": [8, 8, 1],
-                 "sizes": {"train": 24, "val": 30}, "fingerprints": {"train": "t" * 64, "val": data_fingerprint}},
-        "seed": seed, "config_digest": resolved.digest(), "started": "2026-01-01T00:00:00+00:00",
-        "finished": "2026-01-01T00:00:05+00:00", "versions": {}, "git_revision": None, "machine": {},
-        "command": None, "model_bytes": 4321,
-    }
-    atomic.write_text(run_dir / "config.yaml", dump_yaml(resolved))
-    atomic.write_json(run_dir / "metrics.json", metrics)
+    selection = None
+    if classifier == "svm":
+        solver = "liblinear"  # what featpipe.pipeline.svm_solver picks for so few features
+        selection = {"parameter": "svm.C", "chosen": 1.0,
+                     "trials": [{"C": 0.1, "val_accuracy": val - 0.05, "fit_seconds": 0.01, "solver": solver},
+                                {"C": 1.0, "val_accuracy": val, "fit_seconds": 0.01, "solver": solver}]}
+    metrics = run_folder.metrics_record(
+        resolved, feature_dim=144 if classifier == "svm" else 64, scores=scores, selection=selection,
+        timings={"load_data": 0.1, "features": 0.5 + rng.random(), "train": 1.0 + rng.random(), "predict": 0.01},
+        feature_stages={}, cache_hits={}, images_per_s=12345.6,
+        data={"source": source, "class_names": CLASSES, "image_shape": [8, 8, 1], "sizes": {"train": 24, "val": 30},
+              "fingerprints": {"train": "t" * 64, "val": data_fingerprint}},
+        started="2026-01-01T00:00:00+00:00",
+    )
+    history_record = None
     if classifier == "mlp" and history:
-        atomic.write_json(run_dir / "history.json", {
-            "loss": [1.0, 0.6, 0.4], "train_acc": [0.5, 0.8, train], "val_acc": [0.5, val, val - 0.01],
-            "lr": [0.1, 0.1, 0.1], "epoch_time": [0.1, 0.1, 0.1]})
-    return run_dir
+        history_record = {"loss": [1.0, 0.6, 0.4], "train_acc": [0.5, 0.8, train], "val_acc": [0.5, val, val - 0.01],
+                          "lr": [0.1, 0.1, 0.1], "epoch_time": [0.1, 0.1, 0.1]}
+    return run_folder.write_run(run_dir, resolved, metrics, history=history_record)
 
 
 def write_failed_run(root: Path, folder: str, name: str = "broken", message: str = "features.hog: image too small",
@@ -79,10 +75,8 @@ def write_failed_run(root: Path, folder: str, name: str = "broken", message: str
     run_dir = Path(root) / folder
     if config is None:
         config = validate({"name": name, "data": {"source": "digits", "val_fraction": 0.2}, "features": {"hog": {}}})
-    atomic.write_json(run_dir / "error.json", {"status": "failed", "run_id": folder, "name": name,
-                                               "type": "InputError", "message": message})
-    atomic.write_text(run_dir / "traceback.txt", "Traceback (most recent call last):\n  ...\n")
-    atomic.write_text(run_dir / "config.yaml", dump_yaml(config))
+    run_folder.write_failure(run_dir, config.to_dict(), {"type": "InputError", "message": message},
+                             "Traceback (most recent call last):\n  ...\n")
     return run_dir
 
 

@@ -72,9 +72,9 @@ def test_report_in_a_headless_browser(browser, real_report, tmp_path):
     assert sorted(_row_names(browser)) == sorted(["hog-color-svm", "bovw-svm", "softmax", "broken"])
     assert _row_names(browser)[-1] == "broken"  # no validation accuracy: last
 
-    _click_header(browser, "run")
+    _click_header(browser, "name")
     assert _row_names(browser) == ["bovw-svm", "broken", "hog-color-svm", "softmax"]
-    _click_header(browser, "run")
+    _click_header(browser, "name")
     assert _row_names(browser) == ["softmax", "hog-color-svm", "broken", "bovw-svm"]
     _click_header(browser, "val_accuracy")  # ascending, the failed run still last
     values = browser.execute_script(

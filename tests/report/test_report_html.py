@@ -91,7 +91,7 @@ def test_one_row_per_run_with_sort_values(batch_page):
     val = keys.index("val_accuracy")
     assert parsed.headers[val]["data-type"] == "number"
     assert parsed.headers[val]["aria-sort"] == "descending"  # the initial order
-    assert parsed.headers[keys.index("run")]["data-type"] == "text"
+    assert parsed.headers[keys.index("name")]["data-type"] == "text"
     assert [float(row["cells"][val]["data-sort"]) for row in parsed.rows[:3]] == [0.9, 0.8, 0.7]
     assert parsed.rows[3]["cells"][val]["data-sort"] == ""  # missing: sorted last by the script
     assert parsed.rows[3]["attrs"].get("class") == "not-done"

@@ -27,7 +27,7 @@ def test_family(features, classifier, family):
 
 def test_one_row_per_run_best_validation_first_unfinished_last(batch):
     rows = build_rows(collect_runs(batch).runs, batch)
-    assert [row["run"] for row in rows] == ["hog-svm", "mlp-pixels", "mlp-hog", "broken"]
+    assert [row["name"] for row in rows] == ["hog-svm", "mlp-pixels", "mlp-hog", "broken"]
     assert [row["status"] for row in rows] == ["done", "done", "done", "failed"]
     assert [row["val_accuracy"] for row in rows[:3]] == [0.9, 0.8, 0.7]
     assert rows[3]["val_accuracy"] is None and rows[3]["error"].startswith("InputError")
@@ -38,17 +38,17 @@ def test_row_values_come_from_metrics_history_and_config(tmp_path):
     svm_dir = write_run(tmp_path, "svm", features=("hog", "color"), classifier="svm", val=0.9, test=0.8)
     write_run(tmp_path, "mlp", features=("raw",), classifier="mlp", val=0.8, hidden_sizes=(32, 16))
     write_run(tmp_path, "softmax", features=("raw",), classifier="mlp", val=0.7, hidden_sizes=())
-    rows = {row["run"]: row for row in build_rows(collect_runs(tmp_path).runs, tmp_path)}
+    rows = {row["name"]: row for row in build_rows(collect_runs(tmp_path).runs, tmp_path)}
     svm = rows["svm"]
     import json
 
     metrics = json.loads((svm_dir / "metrics.json").read_text())
-    assert svm["features"] == "hog+color" and svm["classifier"] == "linear SVM"
+    assert svm["features"] == "color+hog" and svm["classifier"] == "linear SVM"  # the registry's order
     assert svm["feature_dim"] == metrics["feature_dim"]
     assert svm["test_accuracy"] == metrics["accuracy"]["test"]
-    assert svm["feature_seconds"] == metrics["timings"]["features"]
-    assert svm["train_seconds"] == metrics["timings"]["train"]
-    assert svm["images_per_s"] == metrics["predict_images_per_s"]
+    assert svm["features_s"] == metrics["timings"]["features"]
+    assert svm["train_s"] == metrics["timings"]["train"]
+    assert svm["predict_images_per_s"] == metrics["predict_images_per_s"]
     assert svm["model_bytes"] == metrics["model_bytes"]
     assert svm["selected"] == "C=1.0 of 0.1, 1.0"
     assert svm["path"] == "svm"
@@ -72,7 +72,7 @@ def test_model_size_falls_back_to_the_files_on_disk(tmp_path):
 def test_table_text_agrees_with_the_run_summary(batch):
     """Every accuracy, time and throughput the table prints appears as such in `featpipe run`'s summary."""
     collection = collect_runs(batch)
-    rows = {row["run"]: row for row in build_rows(collection.runs, batch)}
+    rows = {row["name"]: row for row in build_rows(collection.runs, batch)}
     for run in collection.runs:
         if not run.done:
             continue
@@ -80,9 +80,9 @@ def test_table_text_agrees_with_the_run_summary(batch):
         row = rows[run.name]
         for key, split in (("train_accuracy", "train"), ("val_accuracy", "val")):
             assert f"{split} {cell_text(row, COLUMN_BY_KEY[key])}" in summary
-        assert f"features {cell_text(row, COLUMN_BY_KEY['feature_seconds'])}s" in summary
-        assert f"train {cell_text(row, COLUMN_BY_KEY['train_seconds'])}s" in summary
-        assert f"predicts {cell_text(row, COLUMN_BY_KEY['images_per_s'])} images/s" in summary
+        assert f"features {cell_text(row, COLUMN_BY_KEY['features_s'])}s" in summary
+        assert f"train {cell_text(row, COLUMN_BY_KEY['train_s'])}s" in summary
+        assert f"predicts {cell_text(row, COLUMN_BY_KEY['predict_images_per_s'])} images/s" in summary
         if run.metrics.get("selection"):
             chosen = run.metrics["selection"]["chosen"]
             assert f"chosen on validation: {chosen}" in summary and f"C={chosen} " in row["selected"]
@@ -92,15 +92,15 @@ def test_visible_columns_drop_empty_ones(batch):
     rows = build_rows(collect_runs(batch).runs)
     keys = [column.key for column in visible_columns(rows)]
     assert "test_accuracy" not in keys and "swept" not in keys  # no run has a test split or a sweep
-    assert {"run", "status", "val_accuracy", "train_seconds", "selected"} <= set(keys)
+    assert {"name", "status", "val_accuracy", "train_s", "selected"} <= set(keys)
 
 
 def test_csv_round_trips_raw_values(batch):
     rows = build_rows(collect_runs(batch).runs, batch)
     parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
-    assert [r["run"] for r in parsed] == [row["run"] for row in rows]
+    assert [r["name"] for r in parsed] == [row["name"] for row in rows]
     for line, row in zip(parsed, rows):
-        for key in ("val_accuracy", "train_seconds", "feature_dim", "model_bytes"):
+        for key in ("val_accuracy", "train_s", "feature_dim", "model_bytes"):
             assert (float(line[key]) if line[key] else None) == row[key]
     assert parsed[-1]["status"] == "failed" and parsed[-1]["error"].startswith("InputError")
 
