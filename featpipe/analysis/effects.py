@@ -125,19 +125,25 @@ def _edge_warning(key: str, family: str, best: Any, values: list, scale: str, n_
 
 
 def swept_keys(points: Sequence[GroupPoint], declared: Sequence[str] = ()) -> list[str]:
-    """The settings to show effects of: those a batch declared swept, else those varying within a family.
+    """The settings to show effects of: those a batch declared swept, else those that were varied alone.
 
-    A key counts within a family only when every group of the family has it (so the settings of
-    one extractor are not read as an effect when another pipeline lacks them).
+    Outside a batch, a key counts when two groups of one family differ in that key and in
+    nothing else (so two different pipelines are not read as an effect of their settings).
     """
     if declared:
         return list(dict.fromkeys(declared))
     keys: dict[str, None] = {}
-    for family in dict.fromkeys(p.family for p in points):
-        members = [p for p in points if p.family == family]
-        shared = set.intersection(*(set(p.settings) for p in members)) if members else set()
-        for key in (k for p in members for k in p.settings):
-            texts = {json.dumps(p.settings.get(key), sort_keys=True, default=str) for p in members}
-            if key in shared and len(texts) > 1:
-                keys[key] = None
-    return list(keys)
+    for point in points:
+        keys.update(dict.fromkeys(point.settings))
+    found = []
+    for key in keys:
+        buckets: dict[str, set[str]] = {}
+        for point in points:
+            if key not in point.settings:
+                continue
+            rest = json.dumps([point.family, {k: v for k, v in point.settings.items() if k != key}],
+                              sort_keys=True, default=str)
+            buckets.setdefault(rest, set()).add(json.dumps(point.settings[key], sort_keys=True, default=str))
+        if any(len(values) > 1 for values in buckets.values()):
+            found.append(key)
+    return found
