@@ -178,6 +178,8 @@ def _data_set_key(run: RunRecord, data: dict | None, known_source: str | None) -
     section = run.config.get("data") if isinstance(run.config.get("data"), dict) else {}
     settings = {k: v for k, v in section.items() if k not in SPLIT_KEYS and k != "source"}
     source = (data or {}).get("source") or known_source or section.get("source")
+    # a split's source names the split ("digits|split(val_fraction=0.1, seed=9):train"): same data set
+    source = str(source).split("|split(")[0]
     if data is not None and not section:  # an unreadable config: the metrics alone say what data it was
         settings = {"class_names": data.get("class_names"), "image_shape": data.get("image_shape")}
     return json.dumps({"source": source, **settings}, sort_keys=True, default=str)
