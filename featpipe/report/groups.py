@@ -50,7 +50,7 @@ def section_groups(runs: Sequence[RunRecord], rows: list[dict], repeat_keys: Seq
     groups = annotate_groups(rows, [run.config for run in runs], repeat_keys)
     result = []
     for group in groups:
-        members = [i for i in group.members]
+        members = list(group.members)
         values = [rows[i].get("val_accuracy") for i in members if rows[i].get("status") == "done"]
         first = rows[members[0]]
         swept = {k: v for k, v in runs[members[0]].swept.items() if k not in repeat_keys}
@@ -59,8 +59,25 @@ def section_groups(runs: Sequence[RunRecord], rows: list[dict], repeat_keys: Seq
             settings=group.describe(), spread=spread([v for v in values if v is not None]),
             runs=[runs[i] for i in members], rows=[rows[i] for i in members], swept=swept,
         ))
+    _name_within_pipelines(result, {f"g{i}": g for i, g in enumerate(groups, 1)})
     result.sort(key=lambda g: (g.spread is None, -(g.spread.mean if g.spread else 0.0)))
     return result
+
+
+def _name_within_pipelines(rows: list[GroupRow], groups: dict) -> None:
+    """Label each group by the settings that differ between the groups of its own pipeline only
+    (the pipeline column already says how pipelines differ)."""
+    import json
+
+    from ..bench.plan import format_value
+    from ..runs.groups import _varying_keys
+
+    for pipeline in dict.fromkeys(row.pipeline for row in rows):
+        members = [row for row in rows if row.pipeline == pipeline]
+        settings = [json.loads(groups[row.id].key) for row in members]
+        varying = _varying_keys(settings)
+        for row, one in zip(members, settings):
+            row.settings = " ".join(f"{k}={format_value(one.get(k))}" for k in varying)
 
 
 def best_group_per_family(groups: Sequence[GroupRow]) -> dict[str, GroupRow]:
