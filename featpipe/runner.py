@@ -132,10 +132,11 @@ def run_experiment(
                                                 getattr(extractor, "block_slices_", None))
 
     model = pipeline.assemble(extractor, classifier)
-    scores = {}
+    scores, predicted = {}, {}
     with timer("predict"):
         for name, ds in named.items():
-            scores[name] = classification_scores(ds.labels, classifier.predict(features[name]), ds.class_names)
+            predicted[name] = classifier.predict(features[name])
+            scores[name] = classification_scores(ds.labels, predicted[name], ds.class_names)
     throughput = _throughput(model, splits.val.images)
 
     data = {
@@ -150,7 +151,8 @@ def run_experiment(
         feature_stages=feature_times, cache_hits=cache_hits, images_per_s=throughput, data=data,
         started=started, command=command,
     )
-    run_dir = _write_run(run_dir, config, model, metrics, classifier, splits, replace)
+    run_dir = _write_run(run_dir, config, model, metrics, classifier, splits, replace,
+                         (splits.val.labels, predicted["val"]))
     if checkpoints.exists():
         shutil.rmtree(checkpoints, ignore_errors=True)
     return RunResult(run_dir=run_dir, metrics=metrics)
@@ -200,7 +202,7 @@ def _throughput(model, images: np.ndarray) -> float:
 
 
 def _write_run(run_dir: Path, config: Config, model, metrics: dict, classifier, splits: Splits,
-               replace: bool) -> Path:
+               replace: bool, predictions) -> Path:
     history = getattr(classifier, "history_", None)
 
     def files(folder: Path) -> None:
@@ -208,7 +210,8 @@ def _write_run(run_dir: Path, config: Config, model, metrics: dict, classifier, 
         if config.output.plots:
             _plots(folder, config, metrics, classifier, splits, history)
 
-    return run_folder.write_run(run_dir, config, metrics, history=history, files=files, replace=replace)
+    return run_folder.write_run(run_dir, config, metrics, history=history, files=files, replace=replace,
+                                predictions=predictions)
 
 
 def _plots(folder: Path, config: Config, metrics: dict, classifier, splits: Splits, history) -> None:

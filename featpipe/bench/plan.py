@@ -16,6 +16,12 @@ A batch file is YAML::
         zip:                          # lists of equal length moving together (x the grid)
           features.hog.orientations: [6, 9]
           seed: [0, 1]
+    repeat: 3                         # optional: every run with seeds s, s+1, s+2 (s: the run's own seed)
+    seeds: [0, 1, 2]                  # optional, instead of repeat: every run once with each of these seeds
+
+Repeats: `repeat` and `seeds` multiply every run of every entry by its seeds, as if each entry
+swept ``seed`` (which it then must not also sweep); runs that differ only in the seed are one
+group in the table and the report (featpipe.runs.groups).
 
 Layering, lowest first: base, the entry's config file, the batch's ``set``, the entry's
 ``set`` and ``name``, then the swept values. Keys are checked against the config schema as
@@ -39,7 +45,7 @@ from featpipe.errors import ConfigError
 
 from .identity import data_identity, resolve_data_paths, run_id
 
-_BATCH_KEYS = ("name", "description", "base", "set", "runs")
+_BATCH_KEYS = ("name", "description", "base", "set", "repeat", "seeds", "runs")
 _ENTRY_KEYS = ("config", "name", "set", "grid", "zip")
 _NAME_CHARS = "letters, digits, '_', '.', '-' (not starting with a punctuation mark)"
 
@@ -112,6 +118,7 @@ def parse_batch(text: str, path: str | Path) -> BatchPlan:
         raise ConfigError(f"{path}: runs: expected a non-empty list of entries (each with config, set, grid or zip), "
                           f"got {entries!r}")
 
+    repeats = _repeats(spec, path)
     runs: list[PlannedRun] = []
     entry_names: dict[str, str] = {}
     memo: dict[str, str] = {}
@@ -124,7 +131,7 @@ def parse_batch(text: str, path: str | Path) -> BatchPlan:
             raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(_ENTRY_KEYS)}")
         for config_path, data in _entry_sources(entry, base, folder, where):
             label = f"{where} ({config_path.name})" if config_path else where
-            runs.extend(_expand_entry(entry, data, common, label, path, entry_names, memo))
+            runs.extend(_expand_entry(entry, data, common, label, path, entry_names, memo, repeats))
 
     seen: dict[str, PlannedRun] = {}
     for run in runs:
@@ -155,7 +162,44 @@ def _entry_sources(entry: dict, base: dict, folder: Path, where: str) -> list[tu
     return [(match, _merge(base, _read_config_file(match))) for match in matches]
 
 
-def _expand_entry(entry, data, common, label, batch_path, entry_names, memo) -> list[PlannedRun]:
+def _repeats(spec: dict, path: Path) -> tuple[str, Any] | None:
+    """("repeat", N) or ("seeds", [..]) from the batch file, checked; None when it asks for no repeats."""
+    repeat, seeds = spec.get("repeat"), spec.get("seeds")
+    if repeat is not None and seeds is not None:
+        raise ConfigError(f"{path}: give either repeat (a count) or seeds (a list), not both")
+    if repeat is not None:
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 1000:
+            raise ConfigError(f"{path}: repeat: expected a number of runs per config from 1 to 1000, got {repeat!r}")
+        return ("repeat", repeat)
+    if seeds is not None:
+        good = isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                                         for s in seeds)
+        if not good:
+            raise ConfigError(f"{path}: seeds: expected a non-empty list of whole numbers >= 0, got {seeds!r}")
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"{path}: seeds: {seeds!r} lists a seed twice; each seed gives one run")
+        return ("seeds", list(seeds))
+    return None
+
+
+def _with_seeds(combinations: list[dict], repeats: tuple[str, Any] | None, data: dict, label: str) -> list[dict]:
+    """Every combination once per seed of the batch's `repeat` / `seeds` (unchanged without them)."""
+    if repeats is None:
+        return combinations
+    if any("seed" in combination for combination in combinations):
+        raise ConfigError(f"{label}: sweeps seed, and the batch asks for {repeats[0]}: choose one of them")
+    kind, value = repeats
+    if kind == "repeat":
+        first = data.get("seed", Config.model_fields["seed"].default)
+        if isinstance(first, bool) or not isinstance(first, int):
+            raise ConfigError(f"{label}: seed is {first!r}; repeat counts up from a whole-number seed")
+        seeds = [first + i for i in range(value)]
+    else:
+        seeds = value
+    return [{**combination, "seed": seed} for combination in combinations for seed in seeds]
+
+
+def _expand_entry(entry, data, common, label, batch_path, entry_names, memo, repeats=None) -> list[PlannedRun]:
     """Apply overrides and sweeps to one entry's config dict; validate and identify every run."""
     for key, value in common.items():
         _set_key(data, key, value, f"{batch_path}: set")
@@ -170,7 +214,7 @@ def _expand_entry(entry, data, common, label, batch_path, entry_names, memo) -> 
                           "give one of them its own `name:`")
     entry_names[name] = label
 
-    combinations = _sweep_combinations(entry, label)
+    combinations = _with_seeds(_sweep_combinations(entry, label), repeats, data, label)
     runs = []
     for swept in combinations:
         run_data = copy.deepcopy(data)

@@ -5,6 +5,9 @@ from the run folders (the single source of truth), one per planned run in plan o
 table of a batch that was interrupted and resumed equals the table of an uninterrupted one,
 timing columns aside. Both files are rewritten atomically after every finished run: whenever
 the batch stops, the table on disk is complete and valid, or (if it could not be written) gone.
+
+Runs whose configs differ only in the seed are one group (featpipe.runs.groups): every row
+carries its group's id, count and validation accuracy mean, standard deviation, min and max.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Any
 from featpipe import atomic
 from featpipe.errors import OutputError
 from featpipe.runs import folder as run_folder
-from featpipe.runs.results import COLUMN_BY_KEY, ROW_KEYS, TIMING_KEYS, results_row
+from featpipe.runs.groups import GROUP_COLUMNS, annotate_groups
+from featpipe.runs.results import COLUMN_BY_KEY, ROW_KEYS, TIMING_KEYS, percent, results_row
 
 from .plan import BatchPlan, PlannedRun
 from .state import RunState, now_iso
@@ -55,7 +59,7 @@ class ResultsTable:
         self.plan = plan
         self.out_dir = Path(out_dir)
         self.swept_keys = plan.swept_keys()
-        self.columns = [*LEADING_COLUMNS, *self.swept_keys, *TRAILING_COLUMNS]
+        self.columns = [*LEADING_COLUMNS, *self.swept_keys, *TRAILING_COLUMNS, *GROUP_COLUMNS]
         self._rows: dict[str, dict] = {}
 
     def update(self, run: PlannedRun, run_state: RunState) -> dict:
@@ -64,7 +68,11 @@ class ResultsTable:
         return row
 
     def rows(self) -> list[dict]:
-        return [self._rows[run.run_id] for run in self.plan.runs if run.run_id in self._rows]
+        """The rows in plan order, each with its group's columns (GROUP_COLUMNS)."""
+        planned = [run for run in self.plan.runs if run.run_id in self._rows]
+        rows = [self._rows[run.run_id] for run in planned]
+        annotate_groups(rows, [run.config.to_dict() for run in planned])
+        return rows
 
     def write(self) -> None:
         """Rewrite results.csv and results.json atomically.
@@ -102,15 +110,21 @@ def _csv_cell(value: Any) -> Any:
 
 
 def best_per_pipeline(rows: list[dict]) -> list[dict]:
-    """The done run with the best validation accuracy of each pipeline family, best first."""
+    """The best done run of each pipeline family, best first: the best run of its best group of repeats
+    (highest mean validation accuracy), so a lucky seed does not pick the setting."""
     best: dict[str, dict] = {}
+
+    def rank(row: dict) -> tuple:
+        mean = row.get("group_val_mean")
+        return (row["val_accuracy"] if mean is None else mean, row["val_accuracy"])
+
     for row in rows:
         if row.get("status") != "done" or row.get("val_accuracy") is None:
             continue
         held = best.get(row["pipeline"])
-        if held is None or row["val_accuracy"] > held["val_accuracy"]:
+        if held is None or rank(row) > rank(held):
             best[row["pipeline"]] = row
-    return sorted(best.values(), key=lambda row: -row["val_accuracy"])
+    return sorted(best.values(), key=lambda row: tuple(-v for v in rank(row)))
 
 
 def format_summary(rows: list[dict], swept_keys: list[str]) -> str:
@@ -129,14 +143,17 @@ def format_summary(rows: list[dict], swept_keys: list[str]) -> str:
                                                                       for r in best) else []),
             "feature_dim", "train_s", "predict_images_per_s", "model_bytes"]
     columns = [COLUMN_BY_KEY[key] for key in keys]
-    header = ["pipeline", "runs", *(column.header for column in columns), "settings", "best run"]
+    repeated = any((row.get("group_runs") or 0) > 1 for row in rows)
+    header = ["pipeline", "runs", *(column.header for column in columns),
+              *(["its group: mean ± std (n)"] if repeated else []), "settings", "best run"]
     lines = []
     for row in best:
         settings = [f"{key}={_value(row.get(key))}" for key in swept_keys if row.get(key) is not None]
         if row.get("selected"):
             settings.append(str(row["selected"]))
+        group = [group_text(row)] if repeated else []
         lines.append([row["pipeline"], finished[row["pipeline"]], *(column.text(row) for column in columns),
-                      " ".join(settings) or "-", row["run_id"]])
+                      *group, " ".join(settings) or "-", row["run_id"]])
     left = {0, len(header) - 2, len(header) - 1}
     widths = [max(len(str(cells[i])) for cells in [header, *lines]) for i in range(len(header))]
 
@@ -146,6 +163,16 @@ def format_summary(rows: list[dict], swept_keys: list[str]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([render(header), rule, *(render(cells) for cells in lines)])
+
+
+def group_text(row: dict) -> str:
+    """``95.6% ± 0.4 (10)`` for the row's group of repeats; ``95.6% (1 run, no spread)`` for a lone run."""
+    mean = row.get("group_val_mean")
+    if mean is None:
+        return "-"
+    if row.get("group_val_std") is None:
+        return f"{percent(mean)} (1 run, no spread)"
+    return f"{percent(mean)} ± {100 * row['group_val_std']:.2f} ({row['group_runs']})"
 
 
 def _value(value: Any) -> str:

@@ -6,16 +6,20 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from .. import atomic, provenance
 from ..errors import FeatpipeError
+from ..runs.groups import REPEAT_KEYS
 from ..summary import format_run
 from .collect import Collection, RunRecord, collect_runs, group_by_data
 from .figures import Figure, metric_figures
 from .html import render_html
 from .markdown import render_markdown
 from .model import Report, Section
-from .pictures import picture_figures
+from .effects import effect_figure
+from .groups import MAX_SUMMARIES, comparison, effects, pictured_runs, section_groups
+from .pictures import Note, picture_figures
 from .table import build_rows, precision_note, to_csv, visible_columns
 
 DEFAULT_NAME = "report.html"
@@ -41,30 +45,57 @@ def run_summary(run: RunRecord) -> str:
     return f"{run.name}: {run.status}{detail}\n  folder {run.path}"
 
 
-def make_report(collection: Collection, images: bool = True, max_images: int = 8, progress: bool = False) -> Report:
-    """Tables, figures and notes for every data set in `collection`."""
+def make_report(collection: Collection, images: bool = True, max_images: int = 8, progress: bool = False,
+                repeat_keys: Sequence[str] = REPEAT_KEYS) -> Report:
+    """Tables, figures and notes for every data set in `collection`.
+
+    Runs that differ only in `repeat_keys` (the seed by default) form groups of repeats; per-run
+    pictures are drawn only for the best runs of the best groups and families (`groups.pictured_runs`).
+    """
     groups = group_by_data(collection.runs)
     warnings = list(collection.warnings)
     if len(groups) > 1:
-        warnings.append(
-            f"the runs use {len(groups)} different data sets; accuracies are compared only within each: "
-            + "; ".join(f"{g.label}: {len(g.runs)} run(s)" for g in groups)
-        )
-    sections = []
-    for group in groups:
-        rows = build_rows(group.runs, collection.root)
-        order = {row["path"]: i for i, row in enumerate(rows)}
-        runs = sorted(group.runs, key=lambda r: order.get(r.relative_to(collection.root), 0))
-        pictures, notes = picture_figures(runs, images=images, max_images=max_images, progress=progress)
-        sections.append(Section(
-            label=group.label, rows=rows, columns=visible_columns(rows),
-            figures=metric_figures(runs) + pictures, notes=notes,
-            summaries=[(run.name, run_summary(run)) for run in runs],
-            precision=precision_note(rows, _validation_size(runs)),
-        ))
+        warnings.append(f"the runs use {len(groups)} different data sets, shown in separate sections; "
+                        "accuracies are compared only within each")
+    sections = [_section(group, collection.root, images, max_images, progress, repeat_keys) for group in groups]
     root = collection.root
     title = f"featpipe comparison: {root.resolve().name or root}"
     return Report(title=title, root=root, generated=provenance.now_iso(), sections=sections, warnings=warnings)
+
+
+def _section(group, root: Path, images: bool, max_images: int, progress: bool, repeat_keys) -> Section:
+    rows = build_rows(group.runs, root)
+    by_path = {run.relative_to(root): run for run in group.runs}
+    runs = [by_path[row["path"]] for row in rows]
+    grouped = section_groups(runs, rows, repeat_keys)
+    pictured = pictured_runs(grouped)
+    pictures, notes = picture_figures(pictured, images=images, max_images=max_images, progress=progress)
+    if len(pictured) < sum(run.done for run in runs):
+        notes.append(Note("", f"per-run pictures are drawn for the best run of each family and of the best groups "
+                              f"({len(pictured)} of {sum(run.done for run in runs)} finished runs); the others' "
+                              "plots are in their run folders"))
+    analysis_notes = []
+    effect_figures = []
+    for effect in effects(grouped):
+        analysis_notes += effect.warnings
+        figure = effect_figure(effect)
+        if figure is not None:
+            effect_figures.append(figure)
+    single = [g for g in grouped if g.spread is not None and g.spread.count == 1]
+    if single and len(single) < len(grouped):
+        analysis_notes.append(f"{len(single)} group(s) hold a single finished run: no spread to show for them "
+                              "(their standard deviation is left blank, not 0)")
+    compared = comparison(grouped)
+    shown = runs if len(runs) <= MAX_SUMMARIES else pictured
+    return Section(
+        label=group.label, rows=rows, columns=visible_columns(rows),
+        figures=effect_figures + metric_figures(runs, pictured) + pictures, notes=notes,
+        summaries=[(run.name, run_summary(run)) for run in shown],
+        precision=precision_note(rows, _validation_size(runs)),
+        groups=grouped, headline=compared.headline() if compared else None, analysis_notes=analysis_notes,
+        summaries_note=None if shown is runs else (f"summaries of the {len(shown)} pictured runs of {len(runs)}; "
+                                                   "every run's is in its folder's metrics.json"),
+    )
 
 
 def _validation_size(runs: list[RunRecord]) -> int | None:

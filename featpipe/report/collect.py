@@ -116,41 +116,49 @@ def merge_batches(root: Path, runs: list[RunRecord], warnings: list[str]) -> lis
 
 @dataclass
 class DataGroup:
-    """Runs scored on the same validation images (same source and data fingerprint)."""
+    """Runs of one data set: the same source and data settings, whatever their seed or validation fraction."""
 
     key: str
     label: str
     runs: list[RunRecord]
 
 
-def group_by_data(runs: list[RunRecord]) -> list[DataGroup]:
-    """Split runs by the data they were scored on, largest group first.
+#: Data settings that change only which images are held out, not the data set (the seed does too).
+SPLIT_KEYS = ("val_fraction", "cache_dir")
 
-    Finished runs are grouped by data source and validation-set fingerprint: accuracies are
-    comparable only within a group. A run without metrics (failed, running) joins the group of a
-    finished run with the same ``data`` config section, or a group of its own.
+
+def group_by_data(runs: list[RunRecord]) -> list[DataGroup]:
+    """Split runs by the data set they ran on, largest group first.
+
+    A data set is the data source plus the config's data settings other than the split's
+    (`SPLIT_KEYS`): runs that differ in the seed or the validation fraction hold out other images
+    of the same data set, so they share a section, where repeats become groups. Runs without a
+    readable config (a batch's pending runs) join the largest group.
     """
-    by_config: dict[str, str] = {}
     labels: dict[str, str] = {}
+    fingerprints: dict[str, set] = {}
     members: dict[str, list[RunRecord]] = {}
-    for run in runs:
-        data = run.metrics.get("data") if run.done else None
-        if isinstance(data, dict) and data.get("fingerprints"):
-            key = f"{data.get('source')}|{data['fingerprints'].get('val') or data['fingerprints'].get('train')}"
-            by_config.setdefault(_config_data_key(run), key)
-            labels.setdefault(key, _data_label(data))
     unknown = []
+    sources = {}  # a finished run's source (as its metrics name it) for unfinished runs of the same data config
     for run in runs:
-        data = run.metrics.get("data") if run.done else None
-        if isinstance(data, dict) and data.get("fingerprints"):
-            key = f"{data.get('source')}|{data['fingerprints'].get('val') or data['fingerprints'].get('train')}"
-        elif not isinstance(run.config.get("data"), dict):
+        data = _metrics_data(run)
+        if data is not None and data.get("source"):
+            sources.setdefault(_config_data_key(run), data["source"])
+    for run in runs:
+        data = _metrics_data(run)
+        if not isinstance(run.config.get("data"), dict) and data is None:
             unknown.append(run)  # e.g. a batch's pending run: nothing says what data it will read
             continue
-        else:
-            key = by_config.get(_config_data_key(run)) or f"config|{_config_data_key(run)}"
-            labels.setdefault(key, _config_label(run.config.get("data")))
+        key = _data_set_key(run, data, sources.get(_config_data_key(run)))
         members.setdefault(key, []).append(run)
+        if data is not None and data.get("fingerprints"):
+            fingerprints.setdefault(key, set()).add((data["fingerprints"] or {}).get("val"))
+            labels.setdefault(key, _data_label(data))
+    for key, group in members.items():
+        labels.setdefault(key, _config_label(group[0].config.get("data")))
+        splits = len(fingerprints.get(key, ()))
+        if splits > 1:
+            labels[key] = labels[key].split("; val fingerprint")[0] + f"; {splits} different validation splits)"
     groups = [DataGroup(key=key, label=labels[key], runs=group) for key, group in members.items()]
     groups.sort(key=lambda g: (-sum(run.done for run in g.runs), -len(g.runs)))
     if unknown:
@@ -159,6 +167,22 @@ def group_by_data(runs: list[RunRecord]) -> list[DataGroup]:
         else:
             groups.append(DataGroup(key="unknown", label="data not known yet (no run has finished)", runs=unknown))
     return groups
+
+
+def _metrics_data(run: RunRecord) -> dict | None:
+    data = run.metrics.get("data") if run.done else None
+    return data if isinstance(data, dict) else None
+
+
+def _data_set_key(run: RunRecord, data: dict | None, known_source: str | None) -> str:
+    section = run.config.get("data") if isinstance(run.config.get("data"), dict) else {}
+    settings = {k: v for k, v in section.items() if k not in SPLIT_KEYS and k != "source"}
+    source = (data or {}).get("source") or known_source or section.get("source")
+    # a split's source names the split ("digits|split(val_fraction=0.1, seed=9):train"): same data set
+    source = str(source).split("|split(")[0]
+    if data is not None and not section:  # an unreadable config: the metrics alone say what data it was
+        settings = {"class_names": data.get("class_names"), "image_shape": data.get("image_shape")}
+    return json.dumps({"source": source, **settings}, sort_keys=True, default=str)
 
 
 def _config_data_key(run: RunRecord) -> str:

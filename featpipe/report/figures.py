@@ -76,8 +76,11 @@ def fit_seconds(run: RunRecord) -> float | None:
     return float(sum(p for p in parts if isinstance(p, (int, float))))
 
 
-def accuracy_vs_time(runs: Sequence[RunRecord]) -> Figure | None:
-    """Validation accuracy against fitting time, one point per finished run, colored by family."""
+def accuracy_vs_time(runs: Sequence[RunRecord], named: Sequence[RunRecord] | None = None) -> Figure | None:
+    """Validation accuracy against fitting time, one point per finished run, colored by family.
+
+    Points are labelled with run names: all of them, or only those in `named` when given.
+    """
     points = [(run, fit_seconds(run), accuracy(run)) for run in runs if run.done]
     points = [(run, t, a) for run, t, a in points if t is not None and a is not None]
     if not points:
@@ -90,6 +93,8 @@ def accuracy_vs_time(runs: Sequence[RunRecord]) -> Figure | None:
         ax.scatter([max(t, 1e-3) for _, t, _ in chosen], [a for *_, a in chosen], s=45,
                    color=FAMILY_COLORS[family], label=family, edgecolor="black", linewidth=0.5, zorder=3)
         for run, t, a in chosen:
+            if named is not None and run not in named:
+                continue
             ax.annotate(run.name, (max(t, 1e-3), a), textcoords="offset points", xytext=(5, 3), fontsize=7)
     times = [max(t, 1e-3) for _, t, _ in points]
     if max(times) / min(times) > 20:
@@ -213,11 +218,16 @@ def learning_curves(runs: Sequence[RunRecord]) -> Figure | None:
     )
 
 
-def metric_figures(runs: Sequence[RunRecord]) -> list[Figure]:
-    """Every figure that needs only the runs' metrics and histories."""
-    figures = [accuracy_vs_time(runs), per_class_heatmap(runs)]
+def metric_figures(runs: Sequence[RunRecord], shown: Sequence[RunRecord] | None = None) -> list[Figure]:
+    """Every figure that needs only the runs' metrics and histories.
+
+    With `shown` (the best runs of a large batch), the scatter still has every run but names only
+    those, and the per-class heatmap and learning curves show only those.
+    """
+    few = runs if shown is None else shown
+    figures = [accuracy_vs_time(runs, None if shown is None else shown), per_class_heatmap(few)]
     figures += best_confusions(runs)
-    figures.append(learning_curves(runs))
+    figures.append(learning_curves(few))
     return [f for f in figures if f is not None]
 
 

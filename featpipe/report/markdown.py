@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 from .figures import Figure
 from .model import Report, Section
-from .table import Column, cell_text, unfinished_text
+from .table import Column, cell_text, percent, unfinished_text
 
 
 # Characters with a meaning inline in GitHub-flavoured Markdown ($ for math, ~ for strikethrough).
@@ -49,9 +49,30 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[Column]) -> str:
     return "\n".join(lines)
 
 
+def groups_table(section: Section) -> str:
+    """The groups of repeats as a Markdown table: mean, standard deviation, range and count."""
+    lines = ["| group | family | pipeline | settings | runs | val acc mean | std | min | max |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for group in section.groups:
+        s = group.spread
+        std = "-" if s is None else ("one run" if s.std is None else percent(s.std))
+        numbers = ["-"] * 3 if s is None else [percent(s.mean), std, percent(s.min)]
+        cells = [group.id, group.family or "-", group.pipeline or "-", group.settings or "-", str(len(group.runs)),
+                 numbers[0], numbers[1], numbers[2], "-" if s is None else percent(s.max)]
+        lines.append("| " + " | ".join(_escape(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def render_section(section: Section, heading: bool, links: Mapping[Figure, str]) -> str:
-    parts = [f"## {_escape(section.label)}" if heading else f"Data: {_escape(section.label)}", "",
-             markdown_table(section.rows, section.columns), ""]
+    parts = [f"## {_escape(section.label)}" if heading else f"Data: {_escape(section.label)}", ""]
+    if section.headline:
+        parts += [f"**Comparison:** {_escape(section.headline)}", ""]
+    if section.repeated:
+        parts += [f"Groups of repeats (runs whose configs differ only in the seed): {len(section.groups)} groups "
+                  f"of {len(section.rows)} runs.", "", groups_table(section), ""]
+    if section.analysis_notes:
+        parts += [f"- {_escape(note, line_start=True)}" for note in section.analysis_notes] + [""]
+    parts += [markdown_table(section.rows, section.columns), ""]
     if section.precision:
         parts += [section.precision, ""]
     unfinished = [row for row in section.rows if row["status"] != "done"]
@@ -68,7 +89,8 @@ def render_section(section: Section, heading: bool, links: Mapping[Figure, str])
         parts += [f"- {_escape((note.run + ': ' if note.run else '') + note.text, line_start=True)}"
                   for note in section.notes]
         parts.append("")
-    parts.append("<details><summary>Per-run summaries (as printed by <code>featpipe run</code>)</summary>\n")
+    note = f" ({_escape(section.summaries_note)})" if section.summaries_note else ""
+    parts.append(f"<details><summary>Per-run summaries (as printed by <code>featpipe run</code>){note}</summary>\n")
     parts += [_fenced(text) for _, text in section.summaries]
     parts.append("\n</details>\n")
     return "\n".join(parts)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .figures import Figure
+from .groups import GroupRow
 from .pictures import Note
 from .table import Column
 
@@ -22,6 +23,15 @@ class Section:
     notes: list[Note]
     summaries: list[tuple[str, str]]  # (run name, text)
     precision: str | None = None  # how large a difference in validation accuracy can be chance
+    groups: list[GroupRow] = field(default_factory=list)  # repeats of one experiment, best mean first
+    headline: str | None = None  # the comparison of the two best families, with its interval
+    analysis_notes: list[str] = field(default_factory=list)  # effects warnings, groups without spread
+    summaries_note: str | None = None  # why some runs' summaries are left out
+
+    @property
+    def repeated(self) -> bool:
+        """True when some group holds more than one run (then the groups table leads the section)."""
+        return any(len(group.runs) > 1 for group in self.groups)
 
 
 @dataclass

@@ -7,7 +7,8 @@
 """
 
 from .folder import (FORMAT, RunRecord, check_run_name, default_run_name, is_run_dir, metrics_problems,
-                     metrics_record, read_metrics, read_run_record, write_failure, write_run)
+                     metrics_record, predictions_array, read_correct, read_metrics, read_run_record, write_failure,
+                     write_run)
 from .results import COLUMNS, ROW_KEYS, TIMING_KEYS, family_of, pipeline_label, results_row
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "metrics_problems",
     "metrics_record",
     "pipeline_label",
+    "predictions_array",
+    "read_correct",
     "read_metrics",
     "read_run_record",
     "results_row",

@@ -7,6 +7,7 @@ its output folder, named by run ID)::
     metrics.json     results and provenance; ``format`` is FORMAT              (a finished run)
     model.json/.npz  the fitted pipeline (featpipe.model_io)                   (a finished run)
     history.json     per-epoch MLP training curves                             (MLP runs)
+    predictions.npy  int16 (2, n): the validation labels and predictions       (newer runs)
     *.png            confusion matrix, learning curves, templates              (output.plots)
     error.json       type and message of a failed run, traceback.txt beside it (a failed run)
 
@@ -15,6 +16,10 @@ only when complete, so a reader never sees half a run. An existing folder is nev
 unless the caller says so (``--force``, or a batch redoing a run); otherwise the new run takes
 the first free name among NAME, NAME-2, NAME-3, ... reserved atomically, so two runs that start
 in the same second (same config, same ``--name``) both survive.
+
+``predictions.npy`` lets two runs scored on the same validation images (the same
+``data.fingerprints.val`` in metrics.json) be compared image by image (McNemar's test);
+older folders lack it, and readers say so rather than fail.
 
 Folders written before ``format`` existed (format 1) read the same way: every reader here
 takes what it finds and checks its types instead of trusting them.
@@ -33,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import yaml
 
 from .. import atomic, provenance
@@ -43,6 +49,7 @@ FORMAT = 2  # 1: folders written before metrics.json had a "format" field
 CONFIG = "config.yaml"
 METRICS = "metrics.json"
 HISTORY = "history.json"
+PREDICTIONS = "predictions.npy"
 ERROR = "error.json"
 TRACEBACK = "traceback.txt"
 RUN_MARKERS = (METRICS, ERROR)
@@ -104,9 +111,11 @@ def metrics_record(config, *, feature_dim: int, scores: dict, selection: dict | 
 
 
 def write_run(run_dir: str | os.PathLike, config, metrics: dict, *, history: dict | None = None,
-              files: Callable[[Path], None] | None = None, replace: bool = False) -> Path:
+              files: Callable[[Path], None] | None = None, replace: bool = False,
+              predictions: tuple[Any, Any] | None = None) -> Path:
     """Write a finished run's folder at `run_dir` (or the next free NAME-k) and return where it went.
 
+    `predictions` is (labels, predicted) on the validation images, saved as predictions.npy.
     `files(tmp)` adds the model and plots to the folder being built; metrics.json is written
     last, with ``format`` and ``model_bytes`` filled in. Any OSError becomes an OutputError
     naming the path, and nothing is left behind.
@@ -120,6 +129,8 @@ def write_run(run_dir: str | os.PathLike, config, metrics: dict, *, history: dic
             (tmp / CONFIG).write_text(dump_yaml(config), encoding="utf-8")
             if history is not None:
                 atomic.write_json(tmp / HISTORY, history)
+            if predictions is not None:
+                atomic.save_npy(tmp / PREDICTIONS, predictions_array(*predictions))
             if files is not None:
                 files(tmp)
             metrics["format"] = FORMAT
@@ -216,6 +227,33 @@ class RunRecord:
             return str(self.path.relative_to(root)) or "."
         except ValueError:
             return str(self.path)
+
+
+def predictions_array(labels: Any, predicted: Any) -> np.ndarray:
+    """The (2, n) int16 array predictions.npy holds: row 0 the true labels, row 1 the predictions."""
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    if labels.shape != predicted.shape or labels.ndim != 1:
+        raise ValueError(f"labels {labels.shape} and predictions {predicted.shape}: expected two equal 1-D arrays")
+    if labels.size and (min(labels.min(), predicted.min()) < 0 or max(labels.max(), predicted.max()) > 32767):
+        raise ValueError("class indices must lie in 0..32767 to be stored as int16")
+    return np.stack([labels, predicted]).astype(np.int16)
+
+
+def read_correct(run_dir: str | os.PathLike) -> tuple[np.ndarray | None, str | None]:
+    """Per-image correctness (bool, one per validation image) from predictions.npy, or (None, why not).
+
+    Older folders have no predictions.npy; a damaged file is reported, not raised.
+    """
+    path = Path(run_dir) / PREDICTIONS
+    if not path.is_file():
+        return None, f"no {PREDICTIONS} (an older run folder)"
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        return None, f"{path}: unreadable ({_first_line(exc)})"
+    if array.ndim != 2 or array.shape[0] != 2 or not np.issubdtype(array.dtype, np.integer):
+        return None, f"{path}: expected a (2, n) integer array, found {array.dtype} {array.shape}"
+    return array[0] == array[1], None
 
 
 def is_run_dir(path: Path) -> bool:

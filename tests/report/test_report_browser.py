@@ -90,3 +90,24 @@ def test_report_in_a_headless_browser(browser, real_report, tmp_path):
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(screenshot, Path(keep) / "report.png")
+
+
+def test_a_1000_run_report_opens_paged_and_filters(browser, tmp_path):
+    """A synthetic 1,000-run sweep (real run-folder writer): images load, 50 rows show, the filter and
+    a group's "show runs" button narrow the table."""
+    from featpipe.report import build_report
+    from featpipe.report.html import PAGE_ROWS
+    from featpipe.runs.synthetic import write_sweep
+
+    write_sweep(tmp_path / "runs", 1000)
+    files = build_report(tmp_path / "runs", tmp_path / "big.html", images=False)
+    browser.get(files.html.resolve().as_uri())
+    images = browser.execute_script("return Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+    assert images and all(done and width > 0 for done, width in images)
+    visible = "return Array.from(document.querySelectorAll('table.runs tbody tr')).filter(r => !r.hidden).length"
+    assert browser.execute_script(visible) == PAGE_ROWS
+    browser.find_element("css selector", "table.groups button.show-group").click()
+    group = browser.find_element("css selector", "table.groups button.show-group").get_attribute("data-group")
+    shown = browser.execute_script(
+        "return Array.from(document.querySelectorAll('table.runs tbody tr')).filter(r => !r.hidden).map(r => r.dataset.group)")
+    assert shown and set(shown) == {group} and len(shown) == 10  # one group: its 10 seeds
