@@ -22,7 +22,8 @@ from .data.images import MAX_IMAGE_PIXELS, PILLOW_MAX_PIXELS
 from .errors import ConfigError
 from .features import EXTRACTORS
 from .nn.settings import MlpSettings
-from .settings import Int, IntPair, Section, _is_type_tag
+from .data.sources import SOURCES
+from .settings import Int, IntPair, Section, _is_type_tag, choice
 
 class _Section(Section):
     """A config section: unknown keys are errors, floats finite, values frozen after validation."""
@@ -31,7 +32,7 @@ class _Section(Section):
 class DataConfig(_Section):
     """Where the images come from and how they are split."""
 
-    source: Literal["digits", "folder", "cifar10"] = "digits"
+    source: choice(SOURCES) = "digits"
     root: Path | None = Field(None, description="folder source: a directory or .tar.gz; cifar10: where the official files are")
     cache_dir: Path | None = Field(None, description="cache folder (default: $FEATPIPE_CACHE or the user cache)")
     download: bool = Field(True, description="cifar10: download the official archive when it is missing")

@@ -10,7 +10,6 @@ from featpipe.data import images as _images
 from featpipe.data.dataset import Dataset
 from featpipe.errors import DataError
 
-SOURCES = ("digits", "folder", "cifar10")
 _SPEC_HELP = "digits, cifar10, cifar10:DIR, folder:PATH, or a path to an image folder or .tar.gz"
 
 
@@ -47,35 +46,56 @@ def load_source(
     progress : bool
         Show progress bars for long steps.
     """
-    image_size = _images.check_image_size(image_size)
-    if source == "digits":
-        if root is not None:
-            raise DataError(f"data.source=digits is built in and takes no data.root (got {root!r})")
-        from featpipe.data.digits import load_digits
-
-        splits = load_digits()
-    elif source == "folder":
-        from featpipe.data.folder import load_folder
-
-        return load_folder(root, cache_dir=cache_dir, image_size=image_size, max_image_pixels=max_image_pixels,
-                           follow_symlinks=follow_symlinks, progress=progress)
-    elif source == "cifar10":
-        from featpipe.data.cifar10 import load_cifar10
-
-        splits = load_cifar10(root, cache_dir=cache_dir, download=download, progress=progress)
-    else:
+    if source not in SOURCES:
         raise DataError(f"data.source={source!r} is not a known source; choose one of {', '.join(SOURCES)}")
-    if image_size is not None:
-        n = sum(len(ds) for ds in splits.values())
-        channels = next(iter(splits.values())).images.shape[3]
-        memory.check_fits(memory.matrix_bytes(n, image_size[0] * image_size[1] * channels, itemsize=1),
-                          f"resizing {n:,} images to {image_size[0]}x{image_size[1]}",
-                          "set data.image_size smaller", DataError)
-        splits = {
-            name: Dataset(_images.resize_images(ds.images, image_size), ds.labels, ds.class_names, ds.source)
-            for name, ds in splits.items()
-        }
-    return splits
+    return SOURCES[source](root, cache_dir=cache_dir, download=download,
+                           image_size=_images.check_image_size(image_size), max_image_pixels=max_image_pixels,
+                           follow_symlinks=follow_symlinks, progress=progress)
+
+
+# ----------------------------------------------------------------------------- the sources
+# Each takes (root, **settings) and returns the source's splits, resized to `image_size` if given.
+# Adding a source is one function here (or in its own module) and one entry in SOURCES.
+
+
+def _digits(root, *, image_size, **_) -> dict[str, Dataset]:
+    if root is not None:
+        raise DataError(f"data.source=digits is built in and takes no data.root (got {root!r})")
+    from featpipe.data.digits import load_digits
+
+    return _resized(load_digits(), image_size)
+
+
+def _folder(root, *, cache_dir, image_size, max_image_pixels, follow_symlinks, progress, **_) -> dict[str, Dataset]:
+    from featpipe.data.folder import load_folder
+
+    return load_folder(root, cache_dir=cache_dir, image_size=image_size, max_image_pixels=max_image_pixels,
+                       follow_symlinks=follow_symlinks, progress=progress)
+
+
+def _cifar10(root, *, cache_dir, download, image_size, progress, **_) -> dict[str, Dataset]:
+    from featpipe.data.cifar10 import load_cifar10
+
+    return _resized(load_cifar10(root, cache_dir=cache_dir, download=download, progress=progress), image_size)
+
+
+#: The registry of data sources: `data.source` names, in the order help texts list them.
+SOURCES = {"digits": _digits, "folder": _folder, "cifar10": _cifar10}
+
+
+def _resized(splits: dict[str, Dataset], image_size: tuple[int, int] | None) -> dict[str, Dataset]:
+    """Every split resized to `image_size` (None: as they are), after checking the memory it needs."""
+    if image_size is None:
+        return splits
+    n = sum(len(ds) for ds in splits.values())
+    channels = next(iter(splits.values())).images.shape[3]
+    memory.check_fits(memory.matrix_bytes(n, image_size[0] * image_size[1] * channels, itemsize=1),
+                      f"resizing {n:,} images to {image_size[0]}x{image_size[1]}",
+                      "set data.image_size smaller", DataError)
+    return {
+        name: Dataset(_images.resize_images(ds.images, image_size), ds.labels, ds.class_names, ds.source)
+        for name, ds in splits.items()
+    }
 
 
 def parse_spec(spec: str) -> dict:

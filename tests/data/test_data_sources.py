@@ -34,7 +34,7 @@ def test_unknown_source_and_digits_root_are_errors():
         load_source("mnist")
     with pytest.raises(DataError, match="takes no data.root"):
         load_source("digits", root="/somewhere")
-    assert SOURCES == ("digits", "folder", "cifar10")
+    assert tuple(SOURCES) == ("digits", "folder", "cifar10")
 
 
 def test_parse_spec(tmp_path):
