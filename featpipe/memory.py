@@ -32,6 +32,12 @@ def available_bytes() -> int:
     override = os.environ.get(MEMORY_ENV, "").strip()
     if override:
         return parse_bytes(override, MEMORY_ENV)
+    reported = system_available_bytes()
+    return 2**62 if reported is None else reported  # unknown: do not refuse on a guess
+
+
+def system_available_bytes() -> int | None:
+    """Bytes of memory available for new work as the OS reports it (Linux MemAvailable), or None."""
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
@@ -42,7 +48,7 @@ def available_bytes() -> int:
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, AttributeError):
-        return 2**62  # unknown: do not refuse on a guess
+        return None
 
 
 def parse_bytes(text: str, where: str) -> int:

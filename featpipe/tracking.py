@@ -111,14 +111,10 @@ def batch_name_of(run_dir: Path) -> str | None:
 
 def flatten(data: dict, prefix: str = "") -> dict[str, str]:
     """Nested config -> {"a.b.c": text}; lists and scalars written as in YAML flow style."""
-    flat: dict[str, str] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value if isinstance(value, str) else json.dumps(value)
-    return flat
+    from .runs.groups import flatten as flatten_values
+
+    return {name: value if isinstance(value, str) else json.dumps(value)
+            for name, value in flatten_values(data, prefix).items()}
 
 
 def data_fingerprint(metrics: dict) -> str:

@@ -27,6 +27,7 @@ from multiprocessing.connection import wait
 from typing import Callable
 
 from featpipe.errors import FeatpipeError
+from featpipe.memory import system_available_bytes
 
 from . import state
 from .worker import RunTask, run_task
@@ -49,18 +50,8 @@ def cpu_count() -> int:
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available for new work (Linux MemAvailable), or None if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    """Bytes of memory available for new work, or None if unknown (what decides the default --jobs)."""
+    return system_available_bytes()
 
 
 def default_jobs() -> int:
