@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
@@ -298,7 +297,8 @@ class _BenchGroup(TyperGroup):
         """The group's help, then the options of `bench run`, which `featpipe bench ARGS` runs."""
         super().format_help(ctx, formatter)
         run = self.commands["run"]
-        with click.Context(run, info_name="run", parent=ctx) as run_ctx:
+        # the context class of the group's own context: Typer bundles its click, so none is imported
+        with type(ctx)(run, info_name="run", parent=ctx) as run_ctx:
             run.format_help(run_ctx, formatter)
 
 
