@@ -183,6 +183,7 @@ def _fit_classifier(config, splits, features, n_features, checkpoints, resume, p
             lambda C: pipeline.build_svm(config.svm, C, len(y_train), n_features, config.seed, progress),
             config.svm.c_values(), features["train"], y_train, features["val"], y_val,
             widen=config.svm.widen, solver=pipeline.svm_solver(config.svm, n_features), blocks=blocks,
+            progress=progress,
         )
 
     raw_only = list(config.features.extractors()) == ["raw"]

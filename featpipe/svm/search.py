@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .. import progress as progress_display
 from .checks import check_features
 from .estimator import LinearSVM
 
@@ -30,6 +31,7 @@ def search_c(
     widen: int = 2,
     solver: str | None = None,
     blocks: Mapping[str, tuple[int, int]] | None = None,
+    progress: bool | None = False,
 ) -> tuple[Any, dict]:
     """Fit `build(C)` for each C, keep the most accurate on validation (ties: the smaller C).
 
@@ -40,6 +42,7 @@ def search_c(
     widen : extra C values allowed beyond each edge of the grid while the best C lies on it
     solver : the solver's name, recorded with each trial
     blocks : extractor name -> feature columns, so a NaN/inf error names the extractor
+    progress : show a stage per C value (None: on a terminal only; False: silent)
 
     Returns
     -------
@@ -73,22 +76,13 @@ def search_c(
         if nearest is not None and _takes_warm_start(model):
             trial["warm_start_from"] = nearest
         fitted[C], trials[C] = model, trial
+        shown.set_status(f"C={C:g}: validation {trial['val_accuracy']:.2%}")
+        shown.update(1)
 
-    for C in grid:
-        fit(C)
-    widened: list[float] = []
-    ratios = {"low": grid[1] / grid[0], "high": grid[-1] / grid[-2]} if len(grid) > 1 else {}
-    added = {"low": 0, "high": 0}
-    while True:
-        tried = sorted(trials)
-        best = _best(trials)
-        side = "low" if best == tried[0] else "high" if best == tried[-1] else None
-        if side is None or len(grid) < 2 or added[side] >= widen:
-            break
-        C = best / ratios[side] if side == "low" else best * ratios[side]
-        fit(C)
-        widened.append(C)
-        added[side] += 1
+    with progress_display.stage("SVM C search", total=len(grid), unit="C", enabled=progress) as shown:
+        _search(grid, trials, widen, fit, progress)
+        chosen = _best(trials)
+        shown.set_status(f"best C={chosen:g}: validation {trials[chosen]['val_accuracy']:.2%}")
     tried = sorted(trials)
     best = _best(trials)
     record = {
@@ -96,10 +90,30 @@ def search_c(
         "chosen": best,
         "grid": grid,
         "trials": [trials[c] for c in tried],
-        "widened": widened,
+        "widened": [c for c in trials if c not in grid],
         "on_edge": bool(len(tried) > 1 and best in (tried[0], tried[-1])),
     }
     return fitted[best], record
+
+
+def _search(grid: list[float], trials: dict[float, dict], widen: int, fit: Callable[[float], None],
+            progress: bool | None) -> None:
+    """Fit the grid, then step past its edge (by the grid's own ratio) while the best C sits on it."""
+    for C in grid:
+        fit(C)
+    ratios = {"low": grid[1] / grid[0], "high": grid[-1] / grid[-2]} if len(grid) > 1 else {}
+    added = {"low": 0, "high": 0}
+    while True:
+        tried = sorted(trials)
+        best = _best(trials)
+        side = "low" if best == tried[0] else "high" if best == tried[-1] else None
+        if side is None or len(grid) < 2 or added[side] >= widen:
+            return
+        C = best / ratios[side] if side == "low" else best * ratios[side]
+        progress_display.note(f"SVM C search: the best C={best:g} is on the {side} edge of the values tried; "
+                              f"trying C={C:g}", enabled=bool(progress))
+        fit(C)
+        added[side] += 1
 
 
 def _best(trials: Mapping[float, dict]) -> float:

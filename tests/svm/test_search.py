@@ -90,3 +90,24 @@ def test_nan_features_name_the_extractor(split):
     blocks = {"hog": (0, 8), "color": (8, 12)}
     with pytest.raises(InputError, match=r"training features from extractor color contain 1 NaN"):
         search_c(lambda C: LinearSVM(C=C), [1.0], X, y, Xv, yv, blocks=blocks)
+
+
+def test_progress_reports_each_c_and_the_widening_as_plain_lines(split, capsys):
+    X, y, Xv, yv = split
+
+    def build(C):
+        model = _PeakedAt(C=C, peak=100.0)
+        model.truth_ = yv
+        return model
+
+    search_c(build, [0.1, 1.0], X, y, Xv, yv, widen=1, progress=True)
+    err = capsys.readouterr().err
+    assert "SVM C search: started (2 C)" in err
+    assert "the best C=1 is on the high edge of the values tried; trying C=10" in err
+    assert "done: 3 C" in err and "best C=10" in err
+    assert "\r" not in err  # not a terminal: lines, no bar frames
+
+
+def test_no_progress_when_quiet(split, capsys):
+    _search(100.0, [0.1, 1.0], 1, split)  # progress defaults to off
+    assert capsys.readouterr().err == ""
