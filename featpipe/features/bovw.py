@@ -19,10 +19,11 @@ from pydantic import Field, StrictBool, field_validator, model_validator
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.utils.validation import check_is_fitted
 
+from .. import progress
 from ..errors import InputError
 from ..settings import Float, Int, Section, choice
 from ._base import ImageFeatureExtractor
-from ._images import check_int, check_min_size
+from ._images import check_int, check_min_size, show_progress
 from .bovw_encode import BLOCK_ROWS, REGIONS, PatchEncoder, encode_images, normalize_patches, usable_cores
 
 ENCODINGS = ("hard", "triangle")
@@ -243,7 +244,9 @@ class BagOfVisualWords(ImageFeatureExtractor):
             else:
                 model = MiniBatchKMeans(n_clusters=self.n_words, init=self.kmeans_init, n_init=1,
                                         max_iter=self.kmeans_iter, batch_size=4096, random_state=seed)
-            model.fit(patches)
+            desc = f"BoVW {self.kmeans} k-means: {self.n_words} words from {len(patches):,} patches of {size}x{size}"
+            with progress.stage(desc, enabled=show_progress.get()):  # a start line and a done line with the time
+                model.fit(patches)
             self.codebook_.append(model.cluster_centers_.astype(np.float32))
             self.dead_words_.append(dead_words(model.labels_, self.n_words))
             self.kmeans_inertia_.append(float(model.inertia_) / len(patches))

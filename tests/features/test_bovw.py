@@ -150,3 +150,22 @@ def test_gray_images_and_shape_mismatch(rng, make_smooth):
     assert bovw.codebook_[0].shape == (4, 9) and bovw.transform(gray).shape == (4, 16)
     with pytest.raises(InputError, match=r"fitted on images of shape"):
         bovw.transform(make_smooth(rng, 2, 12, 12))
+
+
+def test_kmeans_reports_its_start_and_end_when_progress_is_on(capsys):
+    from featpipe.features._images import show_progress
+
+    images = np.random.default_rng(0).integers(0, 256, (20, 12, 12, 3), dtype=np.uint8)
+    token = show_progress.set(True)
+    try:
+        BagOfVisualWords(n_words=4, patch_size=3, n_patches=100, random_state=0).fit(images)
+    finally:
+        show_progress.reset(token)
+    err = capsys.readouterr().err
+    assert "BoVW minibatch k-means: 4 words from 100 patches of 3x3: started" in err and ": done: in " in err
+    show_progress.set(False)
+    try:
+        BagOfVisualWords(n_words=4, patch_size=3, n_patches=100, random_state=0).fit(images)
+    finally:
+        show_progress.set(None)
+    assert capsys.readouterr().err == ""
