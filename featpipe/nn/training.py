@@ -22,8 +22,8 @@ from typing import Any, Callable
 
 import numpy as np
 from threadpoolctl import threadpool_info
-from tqdm.auto import tqdm
 
+from .. import progress
 from ..errors import TrainingError
 from ..standardize import apply_standardization
 from . import checkpoint as checkpoints
@@ -113,6 +113,15 @@ def train(
     (raw validation rows, class indices); ``checkpoint_meta`` is what the checkpoint records
     about the run besides the training state (settings and data sizes).
     """
+    with progress.stage("MLP training", total=settings.epochs, unit="epoch",
+                        enabled=bool(settings.progress)) as bar:
+        bar.update(state.epochs_done)  # a resumed run starts where it stopped
+        _run_epochs(settings, network, optimizer, schedule, loss_fn, inputs, state, bar, val, checkpoint,
+                    checkpoint_meta, on_epoch_end)
+
+
+def _run_epochs(settings, network, optimizer, schedule, loss_fn, inputs, state, bar, val, checkpoint,
+                checkpoint_meta, on_epoch_end) -> None:
     for epoch in range(state.epochs_done, settings.epochs):
         if state.stopped:
             break
@@ -136,6 +145,13 @@ def train(
         if checkpoint is not None:
             checkpoints.save_training(checkpoint, checkpoint_meta, state, network, optimizer,
                                       inputs.mean, inputs.std, rng)
+        bar.update(1)
+        bar.set_status(f"loss {loss:.4f}, train {train_acc:.1%}" + ("" if val is None else f", val {val_acc:.1%}"))
+        if state.stopped:
+            progress.note(f"MLP training: early stopping after epoch {epoch + 1} of {settings.epochs}: validation "
+                          f"accuracy has not improved for {settings.patience} epochs (best {state.best_val:.2%} "
+                          f"at epoch {state.best_epoch + 1}, whose weights are kept); raise mlp.patience or set "
+                          "mlp.early_stopping: false to train longer", enabled=bool(settings.progress))
         if on_epoch_end is not None:
             on_epoch_end(epoch, {k: list(v) for k, v in state.history.items()})
 
@@ -148,35 +164,26 @@ def _train_epoch(settings, epoch, network, optimizer, schedule, loss_fn, inputs,
     order = rng.permutation(n)
     augment = settings.augments()
     total_loss, correct, lr = 0.0, 0, schedule(state.global_step)
-    n_batches = math.ceil(n / batch_size)
-    bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{settings.epochs}", leave=True,
-               disable=not settings.progress, unit="batch")
-    with bar:
-        for b, start in enumerate(range(0, n, batch_size)):
-            idx = order[start : start + batch_size]
-            m = idx.shape[0]
-            xb = buffer[:m]
-            np.take(X, idx, axis=0, out=xb, mode="clip")  # 'clip' avoids a buffered copy
-            yb = y[idx]
-            if augment:
-                images = xb.reshape(m, *settings.input_shape)
-                xb[...] = augment_batch(images, rng, flip=settings.augment_flip, crop=settings.augment_crop,
-                                        fill=inputs.fill).reshape(m, -1)
-            if inputs.batch_mean is not None:
-                apply_standardization(xb, inputs.batch_mean, inputs.batch_std, out=xb)
-            loss, scores = network.forward_backward(xb, yb, loss_fn, rng if settings.dropout else None)
-            _check_divergence(settings, state, loss, epoch, b)
-            total_loss += loss * m
-            correct += int(np.count_nonzero(scores.argmax(axis=1) == yb))
-            lr = schedule(state.global_step)
-            optimizer.learning_rate = lr
-            optimizer.step(network.params, network.grads)
-            state.global_step += 1
-            if settings.progress:
-                bar.update(1)
-                if b % 10 == 0 or b == n_batches - 1:
-                    seen = start + m
-                    bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
+    for b, start in enumerate(range(0, n, batch_size)):
+        idx = order[start : start + batch_size]
+        m = idx.shape[0]
+        xb = buffer[:m]
+        np.take(X, idx, axis=0, out=xb, mode="clip")  # 'clip' avoids a buffered copy
+        yb = y[idx]
+        if augment:
+            images = xb.reshape(m, *settings.input_shape)
+            xb[...] = augment_batch(images, rng, flip=settings.augment_flip, crop=settings.augment_crop,
+                                    fill=inputs.fill).reshape(m, -1)
+        if inputs.batch_mean is not None:
+            apply_standardization(xb, inputs.batch_mean, inputs.batch_std, out=xb)
+        loss, scores = network.forward_backward(xb, yb, loss_fn, rng if settings.dropout else None)
+        _check_divergence(settings, state, loss, epoch, b)
+        total_loss += loss * m
+        correct += int(np.count_nonzero(scores.argmax(axis=1) == yb))
+        lr = schedule(state.global_step)
+        optimizer.learning_rate = lr
+        optimizer.step(network.params, network.grads)
+        state.global_step += 1
     return total_loss / n, correct / n, lr
 
 

@@ -230,3 +230,18 @@ def test_finite_but_exploding_loss_counts_as_divergence():
                         weight_decay=0.0, epochs=50, random_state=0)
     with pytest.raises(TrainingError, match=r"diverged at epoch \d+, batch \d+: the loss is .* \(it started at"):
         mlp.fit(X * 100, y)
+
+
+def test_progress_is_one_stage_for_all_epochs_and_says_why_training_stopped_early(capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    X_val, y_val = X[:40], 1 - y[:40]  # labels the net cannot learn: validation stops improving at once
+    MLPClassifier(hidden_sizes=(8,), epochs=30, patience=2, random_state=0, progress=True).fit(
+        X[40:], y[40:], X_val=X_val, y_val=y_val)
+    err = capsys.readouterr().err
+    assert err.count("MLP training: started (30 epoch)") == 1
+    assert "MLP training: early stopping after epoch" in err and "has not improved for 2 epochs" in err
+    assert "\r" not in err  # captured output is not a terminal: plain lines only
+    MLPClassifier(hidden_sizes=(8,), epochs=3, random_state=0, progress=False).fit(X, y)
+    assert capsys.readouterr().err == ""
