@@ -58,6 +58,17 @@ def _positive_pair(value: tuple[int, int]) -> tuple[int, int]:
 IntPair = Annotated[tuple[Int, Int], BeforeValidator(_to_pair), AfterValidator(_positive_pair)]
 
 
+def _positive_sizes(value: Any) -> Any:
+    sizes = value if isinstance(value, list) else [value]
+    if not sizes or min(sizes) < 1:
+        raise ValueError("expected a size >= 1 or a non-empty list of them")
+    return value
+
+
+#: A positive size (patch side, cell size) or a non-empty list of them, one scale each.
+Sizes = Annotated[Int | list[Int], AfterValidator(_positive_sizes)]
+
+
 def choice(names: Any) -> Any:
     """A `Literal` type of the given names: choice fields built from a registry's keys."""
     return Literal[tuple(names)]

@@ -15,13 +15,13 @@ import os
 from typing import Any
 
 import numpy as np
-from pydantic import Field, StrictBool, field_validator, model_validator
+from pydantic import Field, StrictBool, model_validator
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.utils.validation import check_is_fitted
 
 from .. import progress
 from ..errors import InputError
-from ..settings import Float, Int, Section, choice
+from ..settings import Float, Int, Section, Sizes, choice
 from ._base import ImageFeatureExtractor
 from ._images import check_int, check_min_size, show_progress
 from .bovw_encode import BLOCK_ROWS, REGIONS, PatchEncoder, encode_images, normalize_patches, usable_cores
@@ -39,7 +39,7 @@ class BovwSettings(Section):
     """Bag of visual words over a k-means codebook of normalized, whitened patches."""
 
     n_words: Int = Field(400, ge=2, description="codebook size K per patch size")
-    patch_size: Int | list[Int] = Field(6, description="square patch side; a list learns one codebook per size")
+    patch_size: Sizes = Field(6, description="square patch side; a list learns one codebook per size")
     n_patches: Int = Field(100_000, ge=2, description="random training patches per patch size")
     stride: Int = Field(1, ge=1, description="step between dense patches when encoding")
     whiten: StrictBool = True
@@ -51,13 +51,6 @@ class BovwSettings(Section):
     kmeans_iter: Int = Field(50, ge=1)
     kmeans_init: choice(KMEANS_INITS) = Field("k-means++", description="k-means seeding; random: random patches, as Coates et al.")
 
-    @field_validator("patch_size")
-    @classmethod
-    def _positive_sizes(cls, value):
-        sizes = value if isinstance(value, list) else [value]
-        if not sizes or min(sizes) < 1:
-            raise ValueError("expected a patch side >= 1 or a non-empty list of them")
-        return value
 
     @model_validator(mode="after")
     def _a_patch_per_word(self):

@@ -20,7 +20,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError
-from ..settings import Float, Int, IntPair, Section, choice
+from ..settings import Float, Int, IntPair, Section, Sizes, choice
 from ._base import ImageFeatureExtractor
 from ._images import check_int, check_min_size, chunk_starts
 from .color_stats import SPACES, _OPPONENT, color_stats_dims, local_color_stats
@@ -40,7 +40,7 @@ class FisherSettings(Section):
     """Dense SIFT / colour descriptors, PCA and a diagonal GMM, encoded as Fisher vectors (or VLAD)."""
 
     descriptors: list[choice(DESCRIPTORS)] = Field(["sift", "color"], description="descriptor types, one Fisher vector each")
-    cell_size: Int | list[Int] = Field([2, 3], description="pixels per cell of the 4x4-cell patches; a list gives several scales")
+    cell_size: Sizes = Field([2, 3], description="pixels per cell of the 4x4-cell patches; a list gives several scales")
     stride: Int = Field(2, ge=1, description="pixels between neighbouring patches")
     root_sift: StrictBool = Field(True, description="Hellinger mapping of SIFT (L1-normalize, square root)")
     color_space: choice(SPACES) = "rgb"
@@ -56,13 +56,6 @@ class FisherSettings(Section):
     power: Float = Field(0.5, gt=0, le=1, description="exponent of the signed power normalization")
     pyramid: list[IntPair] = Field([(1, 1), (2, 2)], description="spatial pyramid levels (rows, cols) of the patch grid")
 
-    @field_validator("cell_size")
-    @classmethod
-    def _positive_sizes(cls, value):
-        sizes = value if isinstance(value, list) else [value]
-        if not sizes or min(sizes) < 1:
-            raise ValueError("expected a cell size >= 1 or a non-empty list of them")
-        return value
 
     @field_validator("descriptors", "pyramid")
     @classmethod

@@ -252,7 +252,7 @@ def test_opponent_colours_need_rgb(scenes):
     (dict(encoding="bow"), r"encoding='bow' is not allowed; choose one of 'fisher', 'vlad'"),
     (dict(n_components=2000, n_samples=1000), r"n_components=2000 is more than n_samples=1000"),
     (dict(power=1.5), r"power=1.5 must be <= 1"),
-    (dict(cell_size=[]), r"expected a cell size >= 1"),
+    (dict(cell_size=[]), r"expected a size >= 1"),
 ])
 def test_bad_settings(params, message, scenes):
     with pytest.raises(InputError, match=message):
