@@ -70,12 +70,12 @@ class FinishedRun:
 
 def read_finished_run(run_dir: str | Path) -> FinishedRun:
     """Read a finished run folder; ModelError if it is not one (no metrics.json, failed, unreadable)."""
-    from .runner import read_run
+    from .runs.folder import read_metrics
 
     path = Path(run_dir)
     if (path / "error.json").is_file() and not (path / "metrics.json").is_file():
         raise ModelError(f"{path}: a failed run (error.json, no metrics.json); only finished runs are logged")
-    metrics = read_run(path)
+    metrics = read_metrics(path)
     if metrics.get("status") != "done" or not isinstance(metrics.get("accuracy"), dict):
         raise ModelError(f"{path}: not a finished run (status {metrics.get('status')!r}); only finished runs are logged")
     try:
@@ -91,7 +91,7 @@ def read_finished_run(run_dir: str | Path) -> FinishedRun:
 
 def find_run_folders(root: str | Path) -> list[Path]:
     """Every run folder (finished or failed) at or below `root`."""
-    from .report.collect import find_run_dirs
+    from .runs.folder import find_run_dirs  # not via featpipe.report, which imports matplotlib
 
     return find_run_dirs(root)
 
@@ -170,7 +170,7 @@ def run_metrics(run: FinishedRun) -> list[tuple[str, float, int]]:
 
 
 def run_tags(run: FinishedRun) -> dict[str, str]:
-    from .report.table import family_of
+    from .runs.results import family_of
 
     m = run.metrics
     features = [str(f) for f in m.get("features") or []]

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FeatpipeError, ModelError
-from ..runs.folder import DONE, FAILED, RUN_MARKERS, RunRecord, is_run_dir, read_run_record  # noqa: F401
+from ..runs.folder import (DONE, FAILED, RUN_MARKERS, RunRecord, find_run_dirs, is_run_dir,  # noqa: F401
+                           read_run_record)
 
 BATCH_MANIFEST = "batch.json"  # written by featpipe bench (featpipe.bench.state)
 
@@ -28,25 +29,6 @@ class Collection:
     root: Path
     runs: list[RunRecord]
     warnings: list[str] = field(default_factory=list)
-
-
-def find_run_dirs(root: str | os.PathLike) -> list[Path]:
-    """Every run folder at or below `root`, sorted by path; hidden folders are not searched.
-
-    A run folder's own subfolders are not searched (a run does not contain runs).
-    """
-    root = Path(root)
-    if is_run_dir(root):
-        return [root]
-    found = []
-    for folder, subfolders, _files in os.walk(root):
-        here = Path(folder)
-        if here != root and is_run_dir(here):
-            found.append(here)
-            subfolders[:] = []
-            continue
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-    return sorted(found)
 
 
 def collect_runs(root: str | os.PathLike) -> Collection:

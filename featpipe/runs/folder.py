@@ -261,6 +261,25 @@ def is_run_dir(path: Path) -> bool:
     return (path / CONFIG).is_file() and any((path / marker).is_file() for marker in RUN_MARKERS)
 
 
+def find_run_dirs(root: str | os.PathLike) -> list[Path]:
+    """Every run folder at or below `root`, sorted by path; hidden folders are not searched.
+
+    A run folder's own subfolders are not searched (a run does not contain runs).
+    """
+    root = Path(root)
+    if is_run_dir(root):
+        return [root]
+    found = []
+    for folder, subfolders, _files in os.walk(root):
+        here = Path(folder)
+        if here != root and is_run_dir(here):
+            found.append(here)
+            subfolders[:] = []
+            continue
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+    return sorted(found)
+
+
 def read_json_object(path: Path) -> dict | str:
     """The JSON object in `path`, or a short description of why it cannot be read."""
     try:
