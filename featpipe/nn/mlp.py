@@ -27,6 +27,7 @@ from ..standardize import fit_standardization
 from . import checkpoint as checkpoints
 from .inputs import as_features, as_labels, check_input_shape, validation_data
 from .losses import LOSSES
+from .ema import Ema
 from .network import Network, init_weights, standardized_scores
 from .norm import NormLayers
 from .optim import Schedule, make_optimizer
@@ -67,6 +68,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         row is left out of its epoch (see `featpipe.nn.network.Network.rows_per_epoch`).
     norm_momentum : float in (0, 1]
         Batch normalization: weight of each batch in the running mean and variance.
+    ema : float in [0, 1)
+        0 turns it off; else the decay of an exponential moving average of the weights (and of
+        batch normalization's running statistics), which validation, early stopping and the
+        fitted model use instead of the last weights (see `featpipe.nn.ema`).
     optimizer : a key of `featpipe.nn.optim.OPTIMIZERS` (sgd, momentum, nesterov, rmsprop, adam, adamw)
     learning_rate : float > 0
     momentum : float in [0, 1)
@@ -171,6 +176,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         progress=False,
         norm="none",
         norm_momentum=0.1,
+        ema=0.0,
     ):
         self.hidden_sizes = hidden_sizes
         self.activation = activation
@@ -202,6 +208,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.progress = progress
         self.norm = norm
         self.norm_momentum = norm_momentum
+        self.ema = ema
 
     # ------------------------------------------------------------------ fitting
 
@@ -261,6 +268,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         weights, biases = init_weights(sizes, s.init, s.activation, generator(entropy, 0), dtype=np.float32)
         norm = NormLayers.create(s.norm, s.hidden_sizes, np.float32, s.norm_momentum)
         network = Network(weights, biases, s.activation, s.dropout, norm)
+        if s.ema:
+            network.ema = Ema(s.ema, network.arrays())
         optimizer = make_optimizer(s.optimizer, s)
         optimizer.n_threads = blas_threads()  # follow the BLAS limit (e.g. threadpool_limits)
         schedule = Schedule(s.schedule, s.learning_rate, total_epochs=s.epochs,

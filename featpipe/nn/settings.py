@@ -91,6 +91,8 @@ class MlpSettings(Section):
                                  "mean and variance (PyTorch's momentum)")
     dropout: Dropout = Field(0.0, description="inverted dropout after each hidden activation: one rate, or a "
                              "list of one rate per hidden layer")
+    ema: Float = Field(0.0, ge=0, lt=1, description="0: off; else the decay (e.g. 0.999) of a moving average "
+                       "of the weights that validation and the fitted model use")
 
     @model_validator(mode="after")
     def _norm_dropout_rules(self):

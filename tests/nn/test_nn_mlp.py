@@ -123,8 +123,9 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path):
 NORM_RESUME = {**RESUME, "hidden_sizes": (12, 8), "norm": "batch", "dropout": (0.2, 0.1), "norm_momentum": 0.3}
 
 
-@pytest.mark.parametrize("settings", [NORM_RESUME, {**NORM_RESUME, "norm": "layer"}], ids=["batch", "layer"])
-def test_resume_with_normalization_equals_uninterrupted_run(tmp_path, settings):
+@pytest.mark.parametrize("settings", [NORM_RESUME, {**NORM_RESUME, "norm": "layer"}, {**NORM_RESUME, "ema": 0.9}],
+                         ids=["batch", "layer", "batch+ema"])
+def test_resume_with_normalization_and_ema_equals_uninterrupted_run(tmp_path, settings):
     X, y = _images()
     full = MLPClassifier(epochs=4, **settings).fit(X, y, X_val=X[:40], y_val=y[:40])
 
@@ -138,6 +139,7 @@ def test_resume_with_normalization_equals_uninterrupted_run(tmp_path, settings):
     arrays, _ = load_checkpoint(tmp_path / CHECKPOINT_NAME)
     assert {"gamma0", "beta1"} <= set(arrays)
     assert ("running_var1" in arrays) == (settings["norm"] == "batch")
+    assert ("ema.W0" in arrays) == bool(settings.get("ema"))
     resumed = MLPClassifier(epochs=4, **settings).fit(X, y, X_val=X[:40], y_val=y[:40], checkpoint_dir=tmp_path,
                                                       resume=True)
     for name in ("coefs_", "intercepts_", "norm_gammas_", "norm_betas_", "norm_running_means_", "norm_running_vars_"):
@@ -227,6 +229,9 @@ BAD_PARAMS = [
     ({"hidden_sizes": (10, 0)}, r"hidden_sizes=\(10, 0\) must be positive integers"),
     ({"dropout": 1.0}, r"dropout=1.0 must be a rate in \[0, 1\) or a list of them \(1.0 is not\)"),
     ({"weight_decay": -0.1}, r"weight_decay=-0.1 must be >= 0"),
+    ({"ema": 1.0}, r"ema=1.0 must be < 1"),
+    ({"norm": "batch", "hidden_sizes": ()}, r"norm='batch' normalizes hidden layers, but hidden_sizes=\[\] has none"),
+    ({"dropout": (0.1, 0.2)}, r"dropout=\[0.1, 0.2\] has 2 rates but hidden_sizes=\[100\] has 1 hidden layers"),
     ({"momentum": 1.5}, r"momentum=1.5 must be < 1"),
     ({"augment_flip": True}, r"augment_flip=True needs input_shape"),
     ({"input_shape": (4, 4)}, r"input_shape=\(4, 4\) must be None or \(height, width, channels\)"),

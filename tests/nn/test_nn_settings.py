@@ -61,6 +61,8 @@ def test_make_optimizer_reads_the_settings_each_optimizer_declares(name):
     ("mlp: {norm_momentum: 0}", r"mlp.norm_momentum: Input should be greater than 0"),
     ("mlp: {hidden_sizes: [64, 32], dropout: [0.5]}",
      r"mlp: dropout=\[0.5\] has 1 rates but hidden_sizes=\[64, 32\] has 2 hidden layers; give one rate per"),
+    ("mlp: {ema: 1.0}", r"mlp.ema: Input should be less than 1"),
+    ("mlp: {ema: -0.5}", r"mlp.ema: Input should be greater than or equal to 0"),
     ("mlp: {hidden_sizes: [64, 32], dropout: [0.5, 1.2]}", r"mlp.dropout: must be a rate in \[0, 1\) or a list of them \(1.2 is not\) \(got \[0.5, 1.2\]\)"),
 ])
 def test_cross_field_rules_fire_when_the_config_is_read(text, message):
@@ -84,6 +86,7 @@ def test_dropout_per_layer_and_norm_are_read_from_a_config():
     ("{norm: batch, batch_size: 1}", "norm='batch' needs batch_size >= 2"),
     ("{norm: batch, hidden_sizes: []}", "norm='batch' normalizes hidden layers, but hidden_sizes=[] has none"),
     ("{hidden_sizes: [8], dropout: [0.1, 0.2]}", "dropout=[0.1, 0.2] has 2 rates but hidden_sizes=[8] has 1"),
+    ("{ema: 1}", "mlp.ema: Input should be less than 1"),
 ])
 def test_bench_dry_run_rejects_bad_norm_and_dropout(tmp_path, mlp, message):
     (tmp_path / "net.yaml").write_text(f"name: net\ndata: {{source: digits}}\nclassifier: mlp\nmlp: {mlp}\n")
