@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
@@ -30,6 +31,7 @@ from .losses import LOSSES
 from .ema import Ema
 from .network import Network, init_weights, standardized_scores
 from .norm import NormLayers
+from .parallel import single_threaded_blas
 from .optim import Schedule, make_optimizer
 from .settings import MLPClassifierSettings
 from .training import Inputs, TrainingState, blas_threads, generator, seed_entropy, train
@@ -271,7 +273,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if s.ema:
             network.ema = Ema(s.ema, network.arrays())
         optimizer = make_optimizer(s.optimizer, s)
-        optimizer.n_threads = blas_threads()  # follow the BLAS limit (e.g. threadpool_limits)
+        # follow the BLAS limit (e.g. threadpool_limits); the products are then shared out by
+        # featpipe.nn.parallel over a one-thread BLAS, see there why
+        optimizer.n_threads = network.n_threads = blas_threads()
         schedule = Schedule(s.schedule, s.learning_rate, total_epochs=s.epochs,
                             steps_per_epoch=math.ceil(network.rows_per_epoch(X.shape[0], s.batch_size) / s.batch_size), warmup_epochs=s.warmup_epochs,
                             step_epochs=s.step_epochs, step_gamma=s.step_gamma)
@@ -287,8 +291,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             loss_fn = partial(loss_fn, label_smoothing=s.label_smoothing)
         inputs = Inputs.prepare(X, y_idx, mean, std, mode=self._normalize_mode(s), augment=s.augments(),
                                 channels=s.input_shape[-1] if s.input_shape else None, owned=owned)
-        train(s, network, optimizer, schedule, loss_fn, inputs, state, val=val, checkpoint=checkpoint,
-              checkpoint_meta=run, on_epoch_end=on_epoch_end)
+        with single_threaded_blas() if network.n_threads > 1 else nullcontext():
+            train(s, network, optimizer, schedule, loss_fn, inputs, state, val=val, checkpoint=checkpoint,
+                  checkpoint_meta=run, on_epoch_end=on_epoch_end)
 
         if val is not None and s.early_stopping and state.best:
             final = {k: a.copy() for k, a in state.best.items()}

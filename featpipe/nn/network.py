@@ -75,6 +75,7 @@ def forward_scores(
     batch_rows: int = 2048,
     *,
     norm: NormLayers | None = None,
+    n_threads: int = 1,
 ) -> np.ndarray:
     """Class scores for ``X`` (inference: no dropout), computed ``batch_rows`` rows at a time.
 
@@ -83,6 +84,7 @@ def forward_scores(
     X : ndarray, shape (N, D)
     weights, biases : per-layer parameters as in `init_weights`
     norm : the hidden layers' normalization (batch norm uses its running statistics), optional
+    n_threads : threads sharing each product (`featpipe.nn.parallel.matmul`)
 
     Returns
     -------
@@ -93,7 +95,7 @@ def forward_scores(
     for start in range(0, X.shape[0], batch_rows):
         h = X[start : start + batch_rows]
         for i, (w, b) in enumerate(zip(weights, biases)):
-            a = affine_forward(h, w, b)[0]
+            a = affine_forward(h, w, b, n_threads=n_threads)[0]
             if i == len(weights) - 1:
                 h = a
                 break
@@ -114,13 +116,15 @@ def standardized_scores(
     batch_rows: int = 2048,
     *,
     norm: NormLayers | None = None,
+    n_threads: int = 1,
 ) -> np.ndarray:
     """Class scores of ``(X - mean) / std`` (inference), standardized a block of rows at a time
     so that no standardized copy of all of ``X`` is made."""
     out = np.empty((X.shape[0], weights[-1].shape[1]), dtype=np.float32)
     for start in range(0, X.shape[0], batch_rows):
         block = apply_standardization(X[start : start + batch_rows], mean, std)
-        out[start : start + batch_rows] = forward_scores(block, weights, biases, activation, norm=norm)
+        out[start : start + batch_rows] = forward_scores(block, weights, biases, activation, norm=norm,
+                                                           n_threads=n_threads)
     return out
 
 
@@ -144,6 +148,9 @@ class Network:
     ema : `featpipe.nn.ema.Ema` or None
         A moving average of `arrays`; when set, `update_average` advances it after each step and
         evaluation (`evaluation_arrays`, `evaluation_scores`) uses it instead of the live arrays.
+    n_threads : int
+        Threads sharing every large matrix product (`featpipe.nn.parallel`); 1 leaves them to
+        the BLAS. The results do not depend on it beyond float rounding of the products.
     """
 
     def __init__(
@@ -168,6 +175,7 @@ class Network:
         self.dropouts = dropouts
         self.norm = norm
         self.ema = None
+        self.n_threads = 1
         self.dtype = weights[0].dtype
         self.grad_weights = [np.empty_like(w) for w in weights]
         self.grad_biases = [np.empty_like(b) for b in biases]
@@ -223,7 +231,8 @@ class Network:
     def evaluation_scores(self, X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
         """Class scores of raw rows ``X`` standardized by (mean, std), with `evaluation_arrays`."""
         weights, biases, norm = self.unpack(self.evaluation_arrays())
-        return standardized_scores(X, weights, biases, self.activation, mean, std, norm=norm)
+        return standardized_scores(X, weights, biases, self.activation, mean, std, norm=norm,
+                                   n_threads=self.n_threads)
 
     def update_average(self) -> None:
         """Advance the moving average of the arrays by one step (after an optimizer step); a
@@ -297,7 +306,7 @@ class Network:
         affine_caches, hidden_caches = [], []  # hidden: (norm cache, activation cache, dropout mask)
         h = X
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            h, cache = affine_forward(h, w, b, out=self._pre[i][:n])
+            h, cache = affine_forward(h, w, b, out=self._pre[i][:n], n_threads=self.n_threads)
             affine_caches.append(cache)
             if i == last:
                 break
@@ -315,7 +324,8 @@ class Network:
         for i in range(last, -1, -1):
             dx_buffer = self._dh[i - 1][:n] if i > 0 else None
             dh, _, _ = affine_backward(
-                g, affine_caches[i], input_grad=i > 0, out=(dx_buffer, self.grad_weights[i], self.grad_biases[i])
+                g, affine_caches[i], input_grad=i > 0, out=(dx_buffer, self.grad_weights[i], self.grad_biases[i]),
+                n_threads=self.n_threads,
             )
             if i == 0:
                 break
