@@ -22,7 +22,10 @@ skip the gradient with respect to the input data, so they actually do fewer FLOP
 count (for 3072-1024-1024-10, about 25% fewer); the GFLOP/s figures are "counted", not measured
 hardware FLOP/s.
 
-Threads: NumPy's BLAS through threadpoolctl, PyTorch through ``torch.set_num_threads``.
+Threads: featpipe follows the BLAS limit set through threadpoolctl (with 2 it shares each large
+product between two threads of its own over a one-thread BLAS, see `featpipe.nn.parallel`),
+PyTorch follows ``torch.set_num_threads``. On a machine shared with other work, run it a few
+times and compare the medians, with the load averages it prints.
 Run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (they make OpenBLAS pick slower kernels
 where set); the script prints the BLAS libraries and kernels in use:
 

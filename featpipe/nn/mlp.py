@@ -26,13 +26,13 @@ from ..errors import InputError
 from ..settings import settings_of, validate_settings
 from ..standardize import fit_standardization
 from . import checkpoint as checkpoints
+from .ema import Ema
 from .inputs import as_features, as_labels, check_input_shape, validation_data
 from .losses import LOSSES
-from .ema import Ema
 from .network import Network, init_weights, standardized_scores
 from .norm import NormLayers
-from .parallel import single_threaded_blas
 from .optim import Schedule, make_optimizer
+from .parallel import single_threaded_blas
 from .settings import MLPClassifierSettings
 from .training import Inputs, TrainingState, blas_threads, generator, seed_entropy, train
 
@@ -276,9 +276,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         # follow the BLAS limit (e.g. threadpool_limits); the products are then shared out by
         # featpipe.nn.parallel over a one-thread BLAS, see there why
         optimizer.n_threads = network.n_threads = blas_threads()
-        schedule = Schedule(s.schedule, s.learning_rate, total_epochs=s.epochs,
-                            steps_per_epoch=math.ceil(network.rows_per_epoch(X.shape[0], s.batch_size) / s.batch_size), warmup_epochs=s.warmup_epochs,
-                            step_epochs=s.step_epochs, step_gamma=s.step_gamma)
+        steps_per_epoch = math.ceil(network.rows_per_epoch(X.shape[0], s.batch_size) / s.batch_size)
+        schedule = Schedule(s.schedule, s.learning_rate, total_epochs=s.epochs, steps_per_epoch=steps_per_epoch,
+                            warmup_epochs=s.warmup_epochs, step_epochs=s.step_epochs, step_gamma=s.step_gamma)
         state = TrainingState(entropy=entropy)
         run = {"params": self._trajectory_params(),
                "data": {"n_samples": int(X.shape[0]), "n_features": int(n_features), "n_classes": len(classes)}}
