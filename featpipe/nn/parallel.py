@@ -1,11 +1,12 @@
 """Matrix products shared out among threads by featpipe itself, each running a one-thread BLAS.
 
 Why not let the BLAS thread them: OpenBLAS (NumPy's BLAS) splits a product such as a batch
-``(256, 3072) @ (3072, 1024)`` into pieces that wait for each other many times per call (once
-per block of the inner dimension). On 2 cores that is already less efficient than PyTorch's
-MKL, and on a machine shared with other work a thread that gets descheduled stalls its partner
-at every one of those waits: there the 2-thread forward product measured 4x slower than the
-1-thread one. `matmul` instead hands each thread a contiguous band of output rows, computed by
+``(256, 3072) @ (3072, 1024)`` into pieces whose threads wait for each other several times per
+call, and a thread that is descheduled (on a machine shared with other work) stalls its partner
+at each wait. On this project's shared 2-core machine (load average ~9) that product took
+49-53 ms on one thread, 211-216 ms with OpenBLAS's two, and 52-61 ms as two row bands here;
+with 2 threads featpipe's epochs had been up to 1.08x PyTorch's while they were 0.79-0.90x at
+one thread (issue 14). `matmul` hands each thread a contiguous band of output rows, computed by
 an independent one-thread BLAS call: one hand-off and one join per product.
 
 The training loop sets the BLAS to one thread while it runs (`single_threaded_blas`) and gives
