@@ -312,8 +312,10 @@ def _strongest_integer_gradient(squared: np.ndarray, index: np.ndarray) -> tuple
 
     The channel rides in the low bits of the squared magnitude (first channel highest, so it wins
     ties as skimage's argmax does) and one maximum over the channels picks both; that beats a
-    comparison and a `np.where` per channel by ~2x. squared and index are int32 (C, N, H, W),
-    modified in place; squared magnitudes of uint8 gradients stay below 2**17.
+    comparison and a `np.where` per channel by ~2x. The winner's index is gathered at int32
+    positions from a cached base (int64 positions and a fresh arange cost ~0.1 ms per 64 images).
+    squared and index are int32 (C, N, H, W), modified in place; squared magnitudes of uint8
+    gradients stay below 2**17, and C * N * H * W below 2**31 for any chunk `HOG` makes.
     """
     n_channels = squared.shape[0]
     if n_channels == 1:
@@ -323,11 +325,23 @@ def _strongest_integer_gradient(squared: np.ndarray, index: np.ndarray) -> tuple
     for channel in range(n_channels - 1):
         squared[channel] += n_channels - 1 - channel
     best = np.maximum.reduce(squared, axis=0)
-    channel = (n_channels - 1) - (best & ((1 << bits) - 1))
-    position = channel.ravel().astype(np.intp) * best.size
-    position += np.arange(best.size)
+    # position of the winner = pixel + channel * plane = pixel + (C - 1 - low bits) * plane
+    position = np.bitwise_and(best, (1 << bits) - 1)
+    position *= -best.size
+    position += _last_channel_positions(n_channels, best.shape)
     best >>= bits
-    return best, np.take(index.reshape(-1), position).reshape(best.shape)
+    return best, np.take(index.reshape(-1), position.reshape(-1)).reshape(best.shape)
+
+
+@lru_cache(maxsize=4)
+def _last_channel_positions(n_channels: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Flat int32 position of every pixel of (n_channels, *shape) planes in the last channel."""
+    size = int(np.prod(shape))
+    if n_channels * size >= 2**31:
+        raise ValueError(f"HOG chunk of {n_channels} x {shape} values is too large for int32 positions")
+    positions = np.arange((n_channels - 1) * size, n_channels * size, dtype=np.int32).reshape(shape)
+    positions.flags.writeable = False
+    return positions
 
 
 def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tuple[int, int],
@@ -352,8 +366,9 @@ def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tup
         index += 255 * _LUT_SIDE + 255
         squared, index = _strongest_integer_gradient(squared, index)
         bins = np.take(_compact_bin_table(orientations, signed), index)  # np.take beats fancy indexing
-        # sqrt of the exact integer square is hypot's value (both correctly rounded in float64)
-        magnitude = np.sqrt(squared.astype(np.float64))
+        # sqrt of the exact integer square, correctly rounded to float32 (hypot's float64 value to
+        # float32 precision, the output's); half the bytes of float64, ~3x faster here
+        magnitude = np.sqrt(squared, dtype=np.float32)
 
     cell_rows, cell_cols = pixels_per_cell
     n_cells_row, n_cells_col = height // cell_rows, width // cell_cols
