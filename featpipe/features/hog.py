@@ -16,6 +16,11 @@ image at a time. How the agreement is kept exact:
   per pixel (slower, still batched).
 * Cell histograms sum magnitudes per (image, cell, bin) with one `np.bincount` and divide by the
   cell area; blocks are normalized with whole-batch array operations.
+
+`extra_cell_sizes` adds further scales: the HOG of each further cell size (the other settings
+alike) is appended after the first. Every scale is skimage's HOG for its cell size; the
+gradients are computed once and only pooled per scale. On CIFAR-10, 4x4 and 8x8 cells together
+beat 4x4 cells alone by about a point of validation accuracy (configs/cifar10/hog_color_svm.yaml).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class HogSettings(Section):
     block_norm: choice(BLOCK_NORMS) = "L2-Hys"
     transform_sqrt: StrictBool = Field(False, description="square root of pixel values before the gradients")
     signed: StrictBool = Field(False, description="signed orientations over 0..360 degrees")
+    extra_cell_sizes: list[IntPair] = Field(
+        [], description="further cell sizes, one HOG each (same other settings), appended after pixels_per_cell's")
 
 
 class HOG(ImageFeatureExtractor):
@@ -65,12 +72,16 @@ class HOG(ImageFeatureExtractor):
         Take the square root of pixel values (0..255 scale) before the gradients.
     signed : bool
         Use signed orientations over 0..360 degrees (no skimage equivalent).
+    extra_cell_sizes : list of int or (int, int)
+        Further cell sizes (multi-scale HOG): each adds the HOG of that cell size, with the same
+        other settings, after the features of `pixels_per_cell`.
     chunk_size : int
         Images processed at once; bounds memory. Small chunks keep the working set in the CPU
         cache (64 was fastest on 32x32 colour images here).
 
     Output: float32 (N, n_blocks_row * n_blocks_col * cells_per_block[0] * cells_per_block[1] *
-    orientations), in skimage's order (block row, block col, cell row, cell col, orientation).
+    orientations), in skimage's order (block row, block col, cell row, cell col, orientation);
+    with `extra_cell_sizes`, one such block per cell size, in the order given.
     """
 
     CODE_VERSION = 1
@@ -85,6 +96,7 @@ class HOG(ImageFeatureExtractor):
         block_norm: str = "L2-Hys",
         transform_sqrt: bool = False,
         signed: bool = False,
+        extra_cell_sizes: Any = (),
         chunk_size: int = 64,
     ) -> None:
         self.orientations = orientations
@@ -93,10 +105,14 @@ class HOG(ImageFeatureExtractor):
         self.block_norm = block_norm
         self.transform_sqrt = transform_sqrt
         self.signed = signed
+        self.extra_cell_sizes = extra_cell_sizes
         self.chunk_size = chunk_size
 
     def _check_settings(self, images: np.ndarray) -> None:
-        _check_hog_size(self._owner(), images, **self._hog_params())
+        params = self._hog_params()
+        _check_hog_size(self._owner(), images, "pixels_per_cell", params["pixels_per_cell"], params["cells_per_block"])
+        for i, size in enumerate(self.settings().extra_cell_sizes):
+            _check_hog_size(self._owner(), images, f"extra_cell_sizes[{i}]", size, params["cells_per_block"])
         check_int(self._owner(), "chunk_size", self.chunk_size, 1)
 
     def _hog_params(self) -> dict[str, Any]:
@@ -107,6 +123,7 @@ class HOG(ImageFeatureExtractor):
             block_norm=self.block_norm,
             transform_sqrt=self.transform_sqrt,
             signed=self.signed,
+            extra_cell_sizes=self.extra_cell_sizes,
         )
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
@@ -166,13 +183,13 @@ def hog_glyph(image: Any, **params: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------- validation
 
 
-def _check_hog_size(owner: str, images: np.ndarray, **params: Any) -> None:
-    """The images must hold one HOG block (the settings themselves are checked by HogSettings)."""
-    cell = check_pair(owner, "pixels_per_cell", params["pixels_per_cell"])
-    block = check_pair(owner, "cells_per_block", params["cells_per_block"])
+def _check_hog_size(owner: str, images: np.ndarray, name: str, cell_size: Any, cells_per_block: Any) -> None:
+    """The images must hold one HOG block of `cell_size` (setting `name`; the settings' own ranges are HogSettings')."""
+    cell = check_pair(owner, name, cell_size)
+    block = check_pair(owner, "cells_per_block", cells_per_block)
     why = (
-        f"pixels_per_cell={_show_pair(params['pixels_per_cell'])} with "
-        f"cells_per_block={_show_pair(params['cells_per_block'])} (one HOG block)"
+        f"{name}={_show_pair(cell_size)} with "
+        f"cells_per_block={_show_pair(cells_per_block)} (one HOG block)"
     )
     check_min_size(images, cell[0] * block[0], cell[1] * block[1], owner, why)
 
@@ -194,14 +211,18 @@ def _normalized_params(**params: Any) -> dict[str, Any]:
         block_norm=params["block_norm"],
         transform_sqrt=bool(params["transform_sqrt"]),
         signed=bool(params["signed"]),
+        extra_cell_sizes=[pair(size) for size in params.get("extra_cell_sizes") or ()],
     )
 
 
 def _n_features(image_hw: tuple[int, int], orientations: int, pixels_per_cell: tuple[int, int],
-                cells_per_block: tuple[int, int], **_: Any) -> int:
-    cells = [image_hw[k] // pixels_per_cell[k] for k in (0, 1)]
-    blocks = [cells[k] - cells_per_block[k] + 1 for k in (0, 1)]
-    return blocks[0] * blocks[1] * cells_per_block[0] * cells_per_block[1] * orientations
+                cells_per_block: tuple[int, int], extra_cell_sizes: list[tuple[int, int]] = (), **_: Any) -> int:
+    total = 0
+    for cell in [pixels_per_cell, *extra_cell_sizes]:
+        cells = [image_hw[k] // cell[k] for k in (0, 1)]
+        blocks = [cells[k] - cells_per_block[k] + 1 for k in (0, 1)]
+        total += blocks[0] * blocks[1] * cells_per_block[0] * cells_per_block[1] * orientations
+    return total
 
 
 # ----------------------------------------------------------------------------- numerics
@@ -209,10 +230,12 @@ def _n_features(image_hw: tuple[int, int], orientations: int, pixels_per_cell: t
 
 def _hog_chunk(images: np.ndarray, *, orientations: int, pixels_per_cell: tuple[int, int],
                cells_per_block: tuple[int, int], block_norm: str, transform_sqrt: bool,
-               signed: bool) -> np.ndarray:
-    """HOG features of a validated uint8 chunk (N, H, W, C) -> float32 (N, D)."""
-    hist = _cell_histograms(images, orientations, pixels_per_cell, transform_sqrt, signed)
-    return _normalize_blocks(hist, cells_per_block, block_norm)
+               signed: bool, extra_cell_sizes: list[tuple[int, int]] = ()) -> np.ndarray:
+    """HOG features of a validated uint8 chunk (N, H, W, C) -> float32 (N, D), one block per cell size."""
+    bins, magnitude = _pixel_gradients(images, orientations, transform_sqrt, signed)
+    parts = [_normalize_blocks(_pool_cells(bins, magnitude, orientations, cell), cells_per_block, block_norm)
+             for cell in [pixels_per_cell, *extra_cell_sizes]]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
 
 def _bin_edges(orientations: int, period: float) -> np.ndarray:
@@ -351,7 +374,16 @@ def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tup
     Each value is the sum of the gradient magnitudes of the cell's pixels in that orientation bin
     divided by the number of pixels in a cell.
     """
-    n_images, height, width, _ = images.shape
+    bins, magnitude = _pixel_gradients(images, orientations, transform_sqrt, signed)
+    return _pool_cells(bins, magnitude, orientations, pixels_per_cell)
+
+
+def _pixel_gradients(images: np.ndarray, orientations: int, transform_sqrt: bool,
+                     signed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Orientation bin (N, H, W) and magnitude (N, H, W) of each pixel's strongest-channel gradient.
+
+    The bin is `orientations` for an angle that falls in no bin (see `_orientation_bins`).
+    """
     if transform_sqrt:
         g_row, g_col = _central_differences(np.sqrt(_channel_planes(images, np.float64)))
         magnitude = np.hypot(g_row, g_col)
@@ -369,7 +401,13 @@ def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tup
         # sqrt of the exact integer square, correctly rounded to float32 (hypot's float64 value to
         # float32 precision, the output's); half the bytes of float64, ~3x faster here
         magnitude = np.sqrt(squared, dtype=np.float32)
+    return bins, magnitude
 
+
+def _pool_cells(bins: np.ndarray, magnitude: np.ndarray, orientations: int,
+                pixels_per_cell: tuple[int, int]) -> np.ndarray:
+    """Sum the magnitudes (N, H, W) per cell and bin: float32 (N, n_cells_row, n_cells_col, orientations)."""
+    n_images, height, width = bins.shape
     cell_rows, cell_cols = pixels_per_cell
     n_cells_row, n_cells_col = height // cell_rows, width // cell_cols
     n_cells = n_cells_row * n_cells_col
