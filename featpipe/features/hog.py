@@ -40,6 +40,7 @@ from ._images import as_image_batch, check_int, check_min_size, check_pair, chun
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 _EPS = 1e-5  # skimage's block-normalization epsilon
 _LUT_SIDE = 511  # integer gradients lie in -255..255
+_NORMALIZE_GROUP = 1024  # images whose block normalization runs as one batch (~7 MB of 4x4-cell blocks)
 
 
 class HogSettings(Section):
@@ -128,10 +129,26 @@ class HOG(ImageFeatureExtractor):
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         params = _normalized_params(**self._hog_params())
-        n_features = _n_features(images.shape[1:3], **params)
-        out = np.empty((len(images), n_features), dtype=np.float32)
+        cells = [params["pixels_per_cell"], *params["extra_cell_sizes"]]
+        widths = [_n_features(images.shape[1:3], params["orientations"], cell, params["cells_per_block"])
+                  for cell in cells]
+        out = np.empty((len(images), sum(widths)), dtype=np.float32)
+        pending: list[list[np.ndarray]] = []  # cell histograms per chunk, per scale
+        group_start = 0
         for start, stop in chunk_starts(len(images), self.chunk_size, "HOG"):
-            out[start:stop] = _hog_chunk(images[start:stop], **params)
+            bins, magnitude = _pixel_gradients(images[start:stop], params["orientations"],
+                                               params["transform_sqrt"], params["signed"])
+            pending.append([_pool_cells(bins, magnitude, params["orientations"], cell) for cell in cells])
+            # Histograms are small: normalizing many chunks' blocks at once saves the per-call
+            # overhead that dominated normalizing 64 images (~2 us per image).
+            if stop - group_start >= _NORMALIZE_GROUP or stop == len(images):
+                column = 0
+                for scale, width in enumerate(widths):
+                    hist = np.concatenate([chunk[scale] for chunk in pending])
+                    out[group_start:stop, column:column + width] = _normalize_blocks(
+                        hist, params["cells_per_block"], params["block_norm"])
+                    column += width
+                pending, group_start = [], stop
         return out
 
 
@@ -226,16 +243,6 @@ def _n_features(image_hw: tuple[int, int], orientations: int, pixels_per_cell: t
 
 
 # ----------------------------------------------------------------------------- numerics
-
-
-def _hog_chunk(images: np.ndarray, *, orientations: int, pixels_per_cell: tuple[int, int],
-               cells_per_block: tuple[int, int], block_norm: str, transform_sqrt: bool,
-               signed: bool, extra_cell_sizes: list[tuple[int, int]] = ()) -> np.ndarray:
-    """HOG features of a validated uint8 chunk (N, H, W, C) -> float32 (N, D), one block per cell size."""
-    bins, magnitude = _pixel_gradients(images, orientations, transform_sqrt, signed)
-    parts = [_normalize_blocks(_pool_cells(bins, magnitude, orientations, cell), cells_per_block, block_norm)
-             for cell in [pixels_per_cell, *extra_cell_sizes]]
-    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
 
 def _bin_edges(orientations: int, period: float) -> np.ndarray:

@@ -69,6 +69,15 @@ def test_chunking_does_not_change_features(smooth, random_images):
         np.testing.assert_array_equal(HOG(chunk_size=chunk_size).fit(images).transform(images), whole)
 
 
+def test_normalization_groups_do_not_change_features(smooth, random_images, monkeypatch):
+    import featpipe.features.hog as hog_module
+
+    images = np.concatenate([smooth, random_images])
+    whole = HOG(extra_cell_sizes=[4]).fit(images).transform(images)
+    monkeypatch.setattr(hog_module, "_NORMALIZE_GROUP", 3)  # groups of 4 images: two chunks of 2 each
+    np.testing.assert_array_equal(HOG(extra_cell_sizes=[4], chunk_size=2).fit(images).transform(images), whole)
+
+
 @pytest.mark.parametrize("block_norm", ["L1", "L1-sqrt", "L2", "L2-Hys"])
 def test_constant_images_give_zero_features_not_nan(block_norm):
     images = np.stack([np.zeros((16, 16, 3), np.uint8), np.full((16, 16, 3), 200, np.uint8)])
