@@ -8,19 +8,28 @@
    image, after fit) next to the BoVW extractor's encoding, both per image.
 3. With `--data --pq`: accuracy of a LinearSVC on uncompressed Fisher vectors and on their
    product-quantized reconstructions, against bytes per image (a stratified CIFAR-10 subset:
-   `--per-class` training and 50 validation images per class).
+   `--per-class` training and 50 validation images per class). scripts/bench_fisher_pq.py does
+   this on the cached Fisher vectors of the full fisher_svm split.
+4. With `--data --stages`: the feature stages of configs/cifar10/fisher_svm.yaml on its real
+   45,000-image training split: the fit (descriptor sample, PCA, GMM) in full, and the transform
+   (descriptors, PCA projection + posteriors + moments, normalization) on `--stage-images`
+   images, scaled to the 50,000 images a run transforms (the transform's cost is linear in the
+   images). The load average is printed with it.
 
 Everything runs with one BLAS thread (threadpoolctl), so the figures are single-core; on a shared
 machine they are upper bounds on the time. Run it with the OpenBLAS tuning variables unset:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/bench_fisher.py \
-        [--data /path/to/cifar10-train-jpeg.tar.gz] [--pq]
+        [--data /path/to/cifar10-train-jpeg.tar.gz] [--pq] [--stages]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 from skimage.feature import fisher_vector as skimage_fisher_vector
@@ -153,6 +162,61 @@ def bench_compression(path: str, per_class: int, Cs: list[float]) -> None:
               f"({time.perf_counter() - start:.0f} s to learn and code)")
 
 
+@contextlib.contextmanager
+def timed(module, name: str, totals: dict, key: str):
+    """Add the seconds spent in `module.name` while inside the block to `totals[key]`."""
+    original = getattr(module, name)
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[key] = totals.get(key, 0.0) + time.perf_counter() - start
+
+    setattr(module, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
+def bench_stages(path: str, n_images: int) -> None:
+    from featpipe import pipeline
+    from featpipe.config import load_config
+    from featpipe.features import fisher_extractor
+    from featpipe.runner import load_splits
+
+    config = load_config(Path(__file__).resolve().parent.parent / "configs/cifar10/fisher_svm.yaml",
+                         ["data.source=folder", f"data.root={Path(path).resolve()}"])
+    train = load_splits(config, progress=False).train
+    (_, fisher), = pipeline.build_features(config.features, config.seed).extractors
+    print(f"\nfisher_svm feature stages, one BLAS thread; load average at start {os.getloadavg()[0]:.1f}")
+    fit: dict[str, float] = {}
+    start = time.perf_counter()
+    with timed(fisher_extractor, "_describe", fit, "descriptors"), timed(fisher_extractor, "_pca", fit, "pca"), \
+            timed(fisher_extractor, "_fit_gmm", fit, "gmm"):
+        fisher.fit(train.images)
+    fit_total = time.perf_counter() - start
+    print(f"  fit on {len(train.images):,} training images: {fit_total:6.1f} s = descriptors of the sampled "
+          f"images {fit['descriptors']:.1f} s + PCA {fit['pca']:.1f} s + GMM (EM) {fit['gmm']:.1f} s + rest "
+          f"{fit_total - sum(fit.values()):.1f} s")
+    images = train.images[:n_images]
+    stages: dict[str, float] = {}
+    start = time.perf_counter()
+    with timed(fisher_extractor, "_describe", stages, "descriptors"), \
+            timed(fisher_extractor.FisherVectors, "_encode", stages, "encoding"), \
+            timed(fisher_extractor, "power_l2", stages, "normalization"):
+        fisher.transform(images)
+    total = time.perf_counter() - start
+    scale = 50_000 / len(images)
+    print(f"  transform of {len(images):,} images: {total:6.1f} s ({total / len(images) * 1e3:.2f} ms/image); "
+          f"for the 50,000 of a run: {total * scale:6.0f} s")
+    for key, seconds in [*stages.items(), ("rest (copies, chunking)", total - sum(stages.values()))]:
+        print(f"    {key:<24} {seconds * scale:6.0f} s per 50,000 images ({seconds / total:5.1%})")
+    print(f"  load average at end {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="*", default=["290,64,32", "290,32,32", "100,32,16"],
@@ -165,12 +229,16 @@ def main() -> None:
     parser.add_argument("--pq", action="store_true", help="with --data: the compression experiment")
     parser.add_argument("--per-class", type=int, default=200, help="--pq: training images per class")
     parser.add_argument("--C", type=float, nargs="+", default=[0.1, 1.0], help="--pq: LinearSVC C values (best kept)")
+    parser.add_argument("--stages", action="store_true", help="with --data: fisher_svm's feature stages")
+    parser.add_argument("--stage-images", type=int, default=5000, help="--stages: images transformed")
     args = parser.parse_args()
     with threadpool_limits(1):
         for size in args.sizes:
             n_descriptors, dims, n_components = (int(v) for v in size.split(","))
             bench_encoding(n_descriptors, dims, n_components, args.images, args.reference_images)
-        if args.data:
+        if args.data and args.stages:
+            bench_stages(args.data, args.stage_images)
+        elif args.data:
             bench_extractors(args.data, args.extractor_images)
             if args.pq:
                 bench_compression(args.data, args.per_class, args.C)

@@ -97,14 +97,20 @@ class ImageFeatureExtractor(TransformerMixin, BaseEstimator):
 
 
 def _hog_names(hog) -> list[str]:
-    """``hog_block{r}_{c}_cell{i}_{j}_bin{k}``, in the output's (skimage's) order."""
+    """``hog_block{r}_{c}_cell{i}_{j}_bin{k}``, in the output's (skimage's) order; each of
+    `extra_cell_sizes` follows as ``hog{rows}x{cols}_block...``."""
     settings = hog.settings()
     pair = lambda v: (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))  # noqa: E731
-    ppc, cpb = pair(settings.pixels_per_cell), pair(settings.cells_per_block)
-    blocks = [hog.image_shape_[k] // ppc[k] - cpb[k] + 1 for k in (0, 1)]
-    return [f"hog_block{r}_{c}_cell{i}_{j}_bin{k}"
-            for r in range(blocks[0]) for c in range(blocks[1])
-            for i in range(cpb[0]) for j in range(cpb[1]) for k in range(int(settings.orientations))]
+    cpb = pair(settings.cells_per_block)
+    names = []
+    for scale, cell in enumerate([settings.pixels_per_cell, *settings.extra_cell_sizes]):
+        ppc = pair(cell)
+        prefix = "hog" if scale == 0 else f"hog{ppc[0]}x{ppc[1]}"
+        blocks = [hog.image_shape_[k] // ppc[k] - cpb[k] + 1 for k in (0, 1)]
+        names += [f"{prefix}_block{r}_{c}_cell{i}_{j}_bin{k}"
+                  for r in range(blocks[0]) for c in range(blocks[1])
+                  for i in range(cpb[0]) for j in range(cpb[1]) for k in range(int(settings.orientations))]
+    return names
 
 
 def _color_names(color) -> list[str]:

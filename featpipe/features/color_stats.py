@@ -28,7 +28,8 @@ def color_stats_dims(n_channels: int) -> int:
     return CELLS * CELLS * 2 * n_channels
 
 
-def local_color_stats(images: np.ndarray, cell_size: int, stride: int, space: str = "rgb") -> tuple[np.ndarray, np.ndarray]:
+def local_color_stats(images: np.ndarray, cell_size: int, stride: int, space: str = "rgb",
+                      planes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Colour statistics of every patch of a dense grid, for a validated uint8 batch.
 
     Parameters
@@ -36,6 +37,7 @@ def local_color_stats(images: np.ndarray, cell_size: int, stride: int, space: st
     images : uint8 ndarray (N, H, W, C); C = 3 for `space="opponent"`.
     cell_size, stride : the patch grid, as for `featpipe.features.sift.dense_sift`.
     space : {"rgb", "opponent"}; "rgb" uses the channels as they are (any C).
+    planes : `color_planes(images, space)` if already computed (several scales share them).
 
     Returns
     -------
@@ -45,13 +47,24 @@ def local_color_stats(images: np.ndarray, cell_size: int, stride: int, space: st
     """
     n_images = len(images)
     grid = DenseGrid(images.shape[1:3], cell_size, stride)
-    planes = images.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)  # (N, C, H, W)
-    if space == "opponent":
-        planes = np.einsum("oc,nchw->nohw", _OPPONENT, planes)
-    n_channels = planes.shape[1]
+    if planes is None:
+        planes = color_planes(images, space)
+    n_channels = planes.shape[1] // 2
     box = np.full(grid.patch_size, 1.0 / cell_size, dtype=np.float32)  # row x col weights = 1 / cell area
-    moments = cell_sums(np.concatenate([planes, planes * planes], axis=1), grid, box, box)
+    moments = cell_sums(planes, grid, box, box)
     mean, mean_square = moments[..., :n_channels], moments[..., n_channels:]
     std = np.sqrt(np.maximum(mean_square - mean * mean, 0.0))
     descriptors = np.concatenate([mean, std], axis=-1).reshape(n_images, grid.n_patches, color_stats_dims(n_channels))
     return descriptors, grid.centres()
+
+
+def color_planes(images: np.ndarray, space: str = "rgb") -> np.ndarray:
+    """The channels (0..1 scale, in `space`) and their squares of a uint8 batch: float32 (N, 2C, H, W)."""
+    n_images, height, width, n_channels = images.shape
+    planes = np.empty((n_images, 2 * n_channels, height, width), dtype=np.float32)
+    values = planes[:, :n_channels]
+    np.divide(images.transpose(0, 3, 1, 2), np.float32(255.0), out=values)
+    if space == "opponent":
+        values[...] = np.einsum("oc,nchw->nohw", _OPPONENT, values)
+    np.multiply(values, values, out=planes[:, n_channels:])
+    return planes

@@ -23,11 +23,11 @@ from ..errors import InputError
 from ..settings import Float, Int, IntPair, Section, Sizes, choice
 from ._base import ImageFeatureExtractor
 from ._images import check_int, check_min_size, chunk_starts
-from .color_stats import SPACES, _OPPONENT, color_stats_dims, local_color_stats
+from .color_stats import SPACES, _OPPONENT, color_planes, color_stats_dims, local_color_stats
 from .dense_grid import CELLS, DenseGrid
 from .fisher import fisher_dims, fisher_from_moments, power_l2
 from .mixture_stats import Pyramid, mixture_moments, pyramid_regions
-from .sift import SIFT_DIMS, dense_sift, sift_glyph
+from .sift import SIFT_DIMS, dense_sift, orientation_maps, sift_glyph
 from .vlad import vlad_from_moments
 
 DESCRIPTORS = ("sift", "color")
@@ -358,11 +358,13 @@ def _describe(images: np.ndarray, kind: str, settings: FisherSettings) -> tuple[
     """Descriptors (n, T, d) of one type at every scale, and each one's position in its grid as
     fractions (T, 2) in [0, 1) (row index / grid rows, col index / grid cols)."""
     parts, places = [], []
+    # the per-pixel work (orientation maps, colour planes) is shared by every scale
+    shared = orientation_maps(images) if kind == "sift" else color_planes(images, settings.color_space)
     for size in _sizes(settings.cell_size):
         if kind == "sift":
-            descriptors, _ = dense_sift(images, size, settings.stride, settings.root_sift)
+            descriptors, _ = dense_sift(images, size, settings.stride, settings.root_sift, maps=shared)
         else:
-            descriptors, _ = local_color_stats(images, size, settings.stride, settings.color_space)
+            descriptors, _ = local_color_stats(images, size, settings.stride, settings.color_space, planes=shared)
         parts.append(descriptors)
         places.append(_grid_fractions(DenseGrid(images.shape[1:3], size, settings.stride)))
     return np.concatenate(parts, axis=1), np.concatenate(places)

@@ -16,6 +16,11 @@ image at a time. How the agreement is kept exact:
   per pixel (slower, still batched).
 * Cell histograms sum magnitudes per (image, cell, bin) with one `np.bincount` and divide by the
   cell area; blocks are normalized with whole-batch array operations.
+
+`extra_cell_sizes` adds further scales: the HOG of each further cell size (the other settings
+alike) is appended after the first. Every scale is skimage's HOG for its cell size; the
+gradients are computed once and only pooled per scale. On CIFAR-10, 4x4 and 8x8 cells together
+beat 4x4 cells alone by about a point of validation accuracy (configs/cifar10/hog_color_svm.yaml).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from ._images import as_image_batch, check_int, check_min_size, check_pair, chun
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 _EPS = 1e-5  # skimage's block-normalization epsilon
 _LUT_SIDE = 511  # integer gradients lie in -255..255
+_NORMALIZE_GROUP = 1024  # images whose block normalization runs as one batch (~7 MB of 4x4-cell blocks)
 
 
 class HogSettings(Section):
@@ -46,6 +52,8 @@ class HogSettings(Section):
     block_norm: choice(BLOCK_NORMS) = "L2-Hys"
     transform_sqrt: StrictBool = Field(False, description="square root of pixel values before the gradients")
     signed: StrictBool = Field(False, description="signed orientations over 0..360 degrees")
+    extra_cell_sizes: list[IntPair] = Field(
+        [], description="further cell sizes, one HOG each (same other settings), appended after pixels_per_cell's")
 
 
 class HOG(ImageFeatureExtractor):
@@ -65,12 +73,16 @@ class HOG(ImageFeatureExtractor):
         Take the square root of pixel values (0..255 scale) before the gradients.
     signed : bool
         Use signed orientations over 0..360 degrees (no skimage equivalent).
+    extra_cell_sizes : list of int or (int, int)
+        Further cell sizes (multi-scale HOG): each adds the HOG of that cell size, with the same
+        other settings, after the features of `pixels_per_cell`.
     chunk_size : int
         Images processed at once; bounds memory. Small chunks keep the working set in the CPU
         cache (64 was fastest on 32x32 colour images here).
 
     Output: float32 (N, n_blocks_row * n_blocks_col * cells_per_block[0] * cells_per_block[1] *
-    orientations), in skimage's order (block row, block col, cell row, cell col, orientation).
+    orientations), in skimage's order (block row, block col, cell row, cell col, orientation);
+    with `extra_cell_sizes`, one such block per cell size, in the order given.
     """
 
     CODE_VERSION = 1
@@ -85,6 +97,7 @@ class HOG(ImageFeatureExtractor):
         block_norm: str = "L2-Hys",
         transform_sqrt: bool = False,
         signed: bool = False,
+        extra_cell_sizes: Any = (),
         chunk_size: int = 64,
     ) -> None:
         self.orientations = orientations
@@ -93,10 +106,14 @@ class HOG(ImageFeatureExtractor):
         self.block_norm = block_norm
         self.transform_sqrt = transform_sqrt
         self.signed = signed
+        self.extra_cell_sizes = extra_cell_sizes
         self.chunk_size = chunk_size
 
     def _check_settings(self, images: np.ndarray) -> None:
-        _check_hog_size(self._owner(), images, **self._hog_params())
+        params = self._hog_params()
+        _check_hog_size(self._owner(), images, "pixels_per_cell", params["pixels_per_cell"], params["cells_per_block"])
+        for i, size in enumerate(self.settings().extra_cell_sizes):
+            _check_hog_size(self._owner(), images, f"extra_cell_sizes[{i}]", size, params["cells_per_block"])
         check_int(self._owner(), "chunk_size", self.chunk_size, 1)
 
     def _hog_params(self) -> dict[str, Any]:
@@ -107,14 +124,31 @@ class HOG(ImageFeatureExtractor):
             block_norm=self.block_norm,
             transform_sqrt=self.transform_sqrt,
             signed=self.signed,
+            extra_cell_sizes=self.extra_cell_sizes,
         )
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         params = _normalized_params(**self._hog_params())
-        n_features = _n_features(images.shape[1:3], **params)
-        out = np.empty((len(images), n_features), dtype=np.float32)
+        cells = [params["pixels_per_cell"], *params["extra_cell_sizes"]]
+        widths = [_n_features(images.shape[1:3], params["orientations"], cell, params["cells_per_block"])
+                  for cell in cells]
+        out = np.empty((len(images), sum(widths)), dtype=np.float32)
+        pending: list[list[np.ndarray]] = []  # cell histograms per chunk, per scale
+        group_start = 0
         for start, stop in chunk_starts(len(images), self.chunk_size, "HOG"):
-            out[start:stop] = _hog_chunk(images[start:stop], **params)
+            bins, magnitude = _pixel_gradients(images[start:stop], params["orientations"],
+                                               params["transform_sqrt"], params["signed"])
+            pending.append([_pool_cells(bins, magnitude, params["orientations"], cell) for cell in cells])
+            # Histograms are small: normalizing many chunks' blocks at once saves the per-call
+            # overhead that dominated normalizing 64 images (~2 us per image).
+            if stop - group_start >= _NORMALIZE_GROUP or stop == len(images):
+                column = 0
+                for scale, width in enumerate(widths):
+                    hist = np.concatenate([chunk[scale] for chunk in pending])
+                    out[group_start:stop, column:column + width] = _normalize_blocks(
+                        hist, params["cells_per_block"], params["block_norm"])
+                    column += width
+                pending, group_start = [], stop
         return out
 
 
@@ -166,13 +200,13 @@ def hog_glyph(image: Any, **params: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------- validation
 
 
-def _check_hog_size(owner: str, images: np.ndarray, **params: Any) -> None:
-    """The images must hold one HOG block (the settings themselves are checked by HogSettings)."""
-    cell = check_pair(owner, "pixels_per_cell", params["pixels_per_cell"])
-    block = check_pair(owner, "cells_per_block", params["cells_per_block"])
+def _check_hog_size(owner: str, images: np.ndarray, name: str, cell_size: Any, cells_per_block: Any) -> None:
+    """The images must hold one HOG block of `cell_size` (setting `name`; the settings' own ranges are HogSettings')."""
+    cell = check_pair(owner, name, cell_size)
+    block = check_pair(owner, "cells_per_block", cells_per_block)
     why = (
-        f"pixels_per_cell={_show_pair(params['pixels_per_cell'])} with "
-        f"cells_per_block={_show_pair(params['cells_per_block'])} (one HOG block)"
+        f"{name}={_show_pair(cell_size)} with "
+        f"cells_per_block={_show_pair(cells_per_block)} (one HOG block)"
     )
     check_min_size(images, cell[0] * block[0], cell[1] * block[1], owner, why)
 
@@ -194,25 +228,21 @@ def _normalized_params(**params: Any) -> dict[str, Any]:
         block_norm=params["block_norm"],
         transform_sqrt=bool(params["transform_sqrt"]),
         signed=bool(params["signed"]),
+        extra_cell_sizes=[pair(size) for size in params.get("extra_cell_sizes") or ()],
     )
 
 
 def _n_features(image_hw: tuple[int, int], orientations: int, pixels_per_cell: tuple[int, int],
-                cells_per_block: tuple[int, int], **_: Any) -> int:
-    cells = [image_hw[k] // pixels_per_cell[k] for k in (0, 1)]
-    blocks = [cells[k] - cells_per_block[k] + 1 for k in (0, 1)]
-    return blocks[0] * blocks[1] * cells_per_block[0] * cells_per_block[1] * orientations
+                cells_per_block: tuple[int, int], extra_cell_sizes: list[tuple[int, int]] = (), **_: Any) -> int:
+    total = 0
+    for cell in [pixels_per_cell, *extra_cell_sizes]:
+        cells = [image_hw[k] // cell[k] for k in (0, 1)]
+        blocks = [cells[k] - cells_per_block[k] + 1 for k in (0, 1)]
+        total += blocks[0] * blocks[1] * cells_per_block[0] * cells_per_block[1] * orientations
+    return total
 
 
 # ----------------------------------------------------------------------------- numerics
-
-
-def _hog_chunk(images: np.ndarray, *, orientations: int, pixels_per_cell: tuple[int, int],
-               cells_per_block: tuple[int, int], block_norm: str, transform_sqrt: bool,
-               signed: bool) -> np.ndarray:
-    """HOG features of a validated uint8 chunk (N, H, W, C) -> float32 (N, D)."""
-    hist = _cell_histograms(images, orientations, pixels_per_cell, transform_sqrt, signed)
-    return _normalize_blocks(hist, cells_per_block, block_norm)
 
 
 def _bin_edges(orientations: int, period: float) -> np.ndarray:
@@ -312,8 +342,10 @@ def _strongest_integer_gradient(squared: np.ndarray, index: np.ndarray) -> tuple
 
     The channel rides in the low bits of the squared magnitude (first channel highest, so it wins
     ties as skimage's argmax does) and one maximum over the channels picks both; that beats a
-    comparison and a `np.where` per channel by ~2x. squared and index are int32 (C, N, H, W),
-    modified in place; squared magnitudes of uint8 gradients stay below 2**17.
+    comparison and a `np.where` per channel by ~2x. The winner's index is gathered at int32
+    positions from a cached base (int64 positions and a fresh arange cost ~0.1 ms per 64 images).
+    squared and index are int32 (C, N, H, W), modified in place; squared magnitudes of uint8
+    gradients stay below 2**17, and C * N * H * W below 2**31 for any chunk `HOG` makes.
     """
     n_channels = squared.shape[0]
     if n_channels == 1:
@@ -323,11 +355,23 @@ def _strongest_integer_gradient(squared: np.ndarray, index: np.ndarray) -> tuple
     for channel in range(n_channels - 1):
         squared[channel] += n_channels - 1 - channel
     best = np.maximum.reduce(squared, axis=0)
-    channel = (n_channels - 1) - (best & ((1 << bits) - 1))
-    position = channel.ravel().astype(np.intp) * best.size
-    position += np.arange(best.size)
+    # position of the winner = pixel + channel * plane = pixel + (C - 1 - low bits) * plane
+    position = np.bitwise_and(best, (1 << bits) - 1)
+    position *= -best.size
+    position += _last_channel_positions(n_channels, best.shape)
     best >>= bits
-    return best, np.take(index.reshape(-1), position).reshape(best.shape)
+    return best, np.take(index.reshape(-1), position.reshape(-1)).reshape(best.shape)
+
+
+@lru_cache(maxsize=4)
+def _last_channel_positions(n_channels: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Flat int32 position of every pixel of (n_channels, *shape) planes in the last channel."""
+    size = int(np.prod(shape))
+    if n_channels * size >= 2**31:
+        raise ValueError(f"HOG chunk of {n_channels} x {shape} values is too large for int32 positions")
+    positions = np.arange((n_channels - 1) * size, n_channels * size, dtype=np.int32).reshape(shape)
+    positions.flags.writeable = False
+    return positions
 
 
 def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tuple[int, int],
@@ -337,7 +381,16 @@ def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tup
     Each value is the sum of the gradient magnitudes of the cell's pixels in that orientation bin
     divided by the number of pixels in a cell.
     """
-    n_images, height, width, _ = images.shape
+    bins, magnitude = _pixel_gradients(images, orientations, transform_sqrt, signed)
+    return _pool_cells(bins, magnitude, orientations, pixels_per_cell)
+
+
+def _pixel_gradients(images: np.ndarray, orientations: int, transform_sqrt: bool,
+                     signed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Orientation bin (N, H, W) and magnitude (N, H, W) of each pixel's strongest-channel gradient.
+
+    The bin is `orientations` for an angle that falls in no bin (see `_orientation_bins`).
+    """
     if transform_sqrt:
         g_row, g_col = _central_differences(np.sqrt(_channel_planes(images, np.float64)))
         magnitude = np.hypot(g_row, g_col)
@@ -352,9 +405,16 @@ def _cell_histograms(images: np.ndarray, orientations: int, pixels_per_cell: tup
         index += 255 * _LUT_SIDE + 255
         squared, index = _strongest_integer_gradient(squared, index)
         bins = np.take(_compact_bin_table(orientations, signed), index)  # np.take beats fancy indexing
-        # sqrt of the exact integer square is hypot's value (both correctly rounded in float64)
-        magnitude = np.sqrt(squared.astype(np.float64))
+        # sqrt of the exact integer square, correctly rounded to float32 (hypot's float64 value to
+        # float32 precision, the output's); half the bytes of float64, ~3x faster here
+        magnitude = np.sqrt(squared, dtype=np.float32)
+    return bins, magnitude
 
+
+def _pool_cells(bins: np.ndarray, magnitude: np.ndarray, orientations: int,
+                pixels_per_cell: tuple[int, int]) -> np.ndarray:
+    """Sum the magnitudes (N, H, W) per cell and bin: float32 (N, n_cells_row, n_cells_col, orientations)."""
+    n_images, height, width = bins.shape
     cell_rows, cell_cols = pixels_per_cell
     n_cells_row, n_cells_col = height // cell_rows, width // cell_cols
     n_cells = n_cells_row * n_cells_col

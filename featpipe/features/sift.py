@@ -31,7 +31,8 @@ _NORM_FLOOR = 1e-6  # a patch with no gradient at all stays a zero descriptor
 _LUT_SIDE = 511  # HOG's gradient tables are indexed by (g_row + 255) * 511 + (g_col + 255)
 
 
-def dense_sift(images: np.ndarray, cell_size: int, stride: int, root: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def dense_sift(images: np.ndarray, cell_size: int, stride: int, root: bool = False,
+               maps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """SIFT descriptors of every patch of a dense grid, for a validated uint8 batch.
 
     Parameters
@@ -40,6 +41,7 @@ def dense_sift(images: np.ndarray, cell_size: int, stride: int, root: bool = Fal
     cell_size : pixels per cell side (the patch side is 4 * cell_size).
     stride : pixels between neighbouring patches.
     root : apply the root-SIFT (Hellinger) mapping.
+    maps : `orientation_maps(images)` if already computed (several scales share them).
 
     Returns
     -------
@@ -47,7 +49,8 @@ def dense_sift(images: np.ndarray, cell_size: int, stride: int, root: bool = Fal
     centres : float64 ndarray (n_patches, 2), patch centres (row, col) in pixels.
     """
     grid = DenseGrid(images.shape[1:3], cell_size, stride)
-    maps = orientation_maps(images)
+    if maps is None:
+        maps = orientation_maps(images)
     window = gaussian_window(grid.patch_size)
     hist = cell_sums(maps, grid, window, window).reshape(len(images), grid.n_patches, SIFT_DIMS)
     return normalize_sift(hist, root), grid.centres()

@@ -20,6 +20,7 @@ from ..errors import FeatpipeError
 from ..plots import plt
 from .collect import RunRecord
 from .figures import Figure, figure_png
+from .fisher_means import fisher_means
 from .mosaic import mosaic_figure
 
 #: Validation images predicted per run, at most, while looking for misclassified ones.
@@ -328,7 +329,7 @@ def picture_figures(runs: Sequence[RunRecord], images: bool = True, max_images: 
         model = loader.model(run)
         if model is None:
             continue
-        for draw in (templates, codebook):
+        for draw in (templates, codebook, fisher_means):
             try:
                 figure = draw(run, model)
             except FeatpipeError as error:
@@ -357,7 +358,7 @@ def picture_figures(runs: Sequence[RunRecord], images: bool = True, max_images: 
     else:
         loader.notes.append(Note("", "image figures (HOG glyphs, color histograms, misclassified images) were "
                                      "left out (--no-images)"))
-    order = ("templates-", "codebook-", "hog-color", "misclassified")
+    order = ("templates-", "codebook-", "fisher-means-", "hog-color", "misclassified")
     figures.sort(key=lambda f: next(i for i, prefix in enumerate(order) if f.key.startswith(prefix)))
     return figures, _unique(loader.notes)
 

@@ -61,6 +61,18 @@ def test_l1_cells_sum_to_one_and_l2_cells_have_unit_norm(grid, photo_tiles):
     np.testing.assert_allclose(np.linalg.norm(l2.reshape(len(photo_tiles), grid * grid, n_bins), axis=2), 1.0, rtol=1e-6)
 
 
+@pytest.mark.parametrize("grid", [1, 2])
+def test_l1_sqrt_is_the_square_root_of_pixel_fractions(grid, photo_tiles):
+    n_bins = 4**3
+    counts = ColorHistogram(space="rgb", bins=4, grid=grid, normalize="none").fit(photo_tiles).transform(photo_tiles)
+    hellinger = ColorHistogram(space="rgb", bins=4, grid=grid, normalize="l1-sqrt").fit(photo_tiles).transform(photo_tiles)
+    cells = counts.reshape(len(photo_tiles), grid * grid, n_bins)
+    expected = np.sqrt(cells / cells.sum(axis=2, keepdims=True)).reshape(len(photo_tiles), -1)
+    np.testing.assert_allclose(hellinger, expected, rtol=1e-6)
+    # the square roots of fractions summing to 1 have unit Euclidean norm per cell
+    np.testing.assert_allclose(np.linalg.norm(hellinger.reshape(cells.shape), axis=2), 1.0, rtol=1e-6)
+
+
 def test_grid_cells_are_histograms_of_the_image_quarters(photo_tiles):
     grid2 = ColorHistogram(space="hsv", bins=4, grid=2, normalize="none").fit(photo_tiles).transform(photo_tiles)
     quarters = [photo_tiles[:, :16, :16], photo_tiles[:, :16, 16:], photo_tiles[:, 16:, :16], photo_tiles[:, 16:, 16:]]
@@ -79,7 +91,7 @@ def test_invariant_to_pixel_permutation(space, rng, photo_tiles):
 def test_constant_images_have_no_nan():
     images = np.stack([np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 255, np.uint8)])
     for space in ("rgb", "hsv", "hue", "hue_saturation", "gray"):
-        for normalize in ("l1", "l2", "none"):
+        for normalize in ("l1", "l1-sqrt", "l2", "none"):
             features = ColorHistogram(space=space, normalize=normalize, grid=2).fit(images).transform(images)
             assert np.isfinite(features).all()
 
@@ -93,7 +105,7 @@ def test_chunking_does_not_change_features(photo_tiles):
     "params, images, match",
     [
         ({"space": "lab"}, np.zeros((2, 8, 8, 3), np.uint8), r"space='lab'.*'rgb', 'hsv', 'hue', 'hue_saturation', 'gray'"),
-        ({"normalize": "max"}, np.zeros((2, 8, 8, 3), np.uint8), r"normalize='max'.*'l1', 'l2', 'none'"),
+        ({"normalize": "max"}, np.zeros((2, 8, 8, 3), np.uint8), r"normalize='max'.*'l1', 'l1-sqrt', 'l2', 'none'"),
         ({"bins": 0}, np.zeros((2, 8, 8, 3), np.uint8), r"bins=0"),
         ({"space": "hsv"}, np.zeros((2, 8, 8), np.uint8), r"space='hsv' needs RGB images.*1 channel.*space='gray'"),
         ({"space": "hue"}, np.zeros((2, 8, 8, 4), np.uint8), r"needs RGB images.*4 channel"),

@@ -69,6 +69,15 @@ def test_chunking_does_not_change_features(smooth, random_images):
         np.testing.assert_array_equal(HOG(chunk_size=chunk_size).fit(images).transform(images), whole)
 
 
+def test_normalization_groups_do_not_change_features(smooth, random_images, monkeypatch):
+    import featpipe.features.hog as hog_module
+
+    images = np.concatenate([smooth, random_images])
+    whole = HOG(extra_cell_sizes=[4]).fit(images).transform(images)
+    monkeypatch.setattr(hog_module, "_NORMALIZE_GROUP", 3)  # groups of 4 images: two chunks of 2 each
+    np.testing.assert_array_equal(HOG(extra_cell_sizes=[4], chunk_size=2).fit(images).transform(images), whole)
+
+
 @pytest.mark.parametrize("block_norm", ["L1", "L1-sqrt", "L2", "L2-Hys"])
 def test_constant_images_give_zero_features_not_nan(block_norm):
     images = np.stack([np.zeros((16, 16, 3), np.uint8), np.full((16, 16, 3), 200, np.uint8)])
@@ -103,6 +112,22 @@ def test_signed_orientation_tells_opposite_gradients_apart():
     assert signed[1, :, 2].sum() > 0 and signed[1, :, 0].sum() == 0
 
 
+@pytest.mark.parametrize("transform_sqrt", [False, True])
+def test_extra_cell_sizes_append_skimages_hog_of_each_size(transform_sqrt, photo_tiles):
+    images = photo_tiles[:6]
+    params = dict(pixels_per_cell=4, transform_sqrt=transform_sqrt, block_norm="L2-Hys")
+    ours = hog_features(images, extra_cell_sizes=[8, (6, 5)], **params)
+    expected = np.concatenate([reference(images, **params),
+                               reference(images, **{**params, "pixels_per_cell": 8}),
+                               reference(images, **{**params, "pixels_per_cell": (6, 5)})], axis=1)
+    assert ours.dtype == np.float32 and ours.shape == expected.shape
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=2e-6)
+    extractor = HOG(extra_cell_sizes=[8], **params).fit(images)
+    names = extractor.get_feature_names_out()
+    assert len(names) == extractor.transform(images[:1]).shape[1] == 1764 + 324 and len(set(names)) == len(names)
+    assert names[1764] == "hog8x8_block0_0_cell0_0_bin0"
+
+
 def test_pair_and_int_settings_are_the_same(smooth):
     np.testing.assert_array_equal(
         hog_features(smooth, pixels_per_cell=8, cells_per_block=2),
@@ -132,6 +157,9 @@ def test_glyph_draws_lines_where_the_gradients_are():
         ({"orientations": 0}, np.zeros((2, 32, 32), np.uint8), r"orientations=0"),
         ({"pixels_per_cell": (8, 8, 8)}, np.zeros((2, 32, 32), np.uint8), r"pixels_per_cell=\(8, 8, 8\) must be an integer or a pair"),
         ({"chunk_size": 0}, np.zeros((2, 32, 32), np.uint8), r"chunk_size=0"),
+        ({"extra_cell_sizes": [8, 20]}, np.zeros((2, 32, 32), np.uint8),
+         r"extra_cell_sizes\[1\]=\(20,20\) with cells_per_block=\(2,2\).*at least 40x40"),
+        ({"extra_cell_sizes": [0]}, np.zeros((2, 32, 32), np.uint8), r"extra_cell_sizes"),
         ({"transform_sqrt": "yes"}, np.zeros((2, 32, 32), np.uint8), r"transform_sqrt='yes' must be true or false"),
     ],
 )

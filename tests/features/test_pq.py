@@ -54,3 +54,22 @@ def test_bad_input(vectors):
         pq.encode(vectors[:, :12])
     with pytest.raises(InputError, match=r"code 9 is out of range for 4 centroids"):
         pq.decode(np.array([[9, 0, 0, 0]], dtype=np.uint8))
+
+
+def test_batched_kmeans_reaches_a_lloyd_fixed_point(vectors):
+    """Every centroid is the mean of the training pieces nearest to it (or kept, if none are)."""
+    pq = ProductQuantizer(n_subvectors=6, n_centroids=8, kmeans_iter=100, random_state=0).fit(vectors)
+    codes = pq.encode(vectors)
+    pieces = vectors.reshape(600, 6, 4)
+    for j in range(6):
+        for c in np.unique(codes[:, j]):
+            np.testing.assert_allclose(pq.codebooks_[j, c], pieces[codes[:, j] == c, j].mean(axis=0), atol=1e-5)
+
+
+def test_encoding_in_blocks_equals_one_block(vectors, monkeypatch):
+    import featpipe.features.pq as pq_module
+
+    pq = ProductQuantizer(n_subvectors=6, n_centroids=16, random_state=0).fit(vectors)
+    whole = pq.encode(vectors)
+    monkeypatch.setattr(pq_module, "_SCORES_BYTES", 4 * 6 * 16 * 7)  # 7 vectors per block
+    np.testing.assert_array_equal(pq.encode(vectors), whole)
