@@ -116,8 +116,8 @@ def test_a_format_1_run_folder_loads_evaluates_and_is_reported(tmp_path, write_c
     out = tmp_path / "runs"
     assert invoke("run", config, "--out", out, "--name", "old", "-q").exit_code == 0
     metrics = json.loads((out / "old" / "metrics.json").read_text())
-    assert metrics["format"] == 2
-    for key in ("format", "model_bytes"):
+    assert metrics["format"] == 3
+    for key in ("format", "model_bytes", "feature_time"):
         del metrics[key]
     (out / "old" / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
