@@ -85,6 +85,11 @@ def render_section(section: Section, heading: bool, links: Mapping[Figure, str])
         if figure in links:
             parts += [f"![{_escape(figure.title)}]({links[figure]})", "",
                       f"*{_escape(figure.title)}.* {_escape(figure.caption)}", ""]
+            if figure.legend and figure.legend[1]:
+                header, rows = figure.legend
+                parts += ["| " + " | ".join(_escape(c) for c in header) + " |",
+                          "| " + " | ".join("---" for _ in header) + " |"]
+                parts += ["| " + " | ".join(_escape(c) for c in row) + " |" for row in rows] + [""]
     if section.notes:
         parts += [f"- {_escape((note.run + ': ' if note.run else '') + note.text, line_start=True)}"
                   for note in section.notes]
