@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from .. import plots
 from ..plots import plt
@@ -138,7 +138,9 @@ def accuracy_vs_time(runs: Sequence[RunRecord], named: Sequence[RunRecord] | Non
     for number, point in enumerate(numbered, 1):
         point.number = number
     fig, _, _ = draw_accuracy_vs_time(points)
-    legend = [(str(p.number), p.run.name, run_family(p.run), percent(p.accuracy), _cost_text(p)) for p in numbered]
+    names = distinct_labels([p.run for p in numbered])
+    legend = [(str(p.number), name, run_family(p.run), percent(p.accuracy), _cost_text(p))
+              for p, name in zip(numbered, names)]
     left_out = len(points) - len(numbered)
     caption = ("Up and to the left is better: look for the cheapest run in each family that is near the top, "
                "and for how much accuracy the slower pipelines buy with their extra seconds. Time is what "
@@ -276,43 +278,74 @@ def best_confusions(runs: Sequence[RunRecord]) -> list[Figure]:
 
 
 def learning_curves(runs: Sequence[RunRecord]) -> Figure | None:
-    """Training loss and validation accuracy per epoch for every MLP run, overlaid."""
-    curves = [(run, run.history) for run in runs if isinstance(run.history, dict) and run.history.get("loss")]
+    """Per-epoch loss and accuracy of the MLP runs, training dotted and validation solid, overlaid.
+
+    Only MLP runs are drawn: their loss is a cross-entropy. A run of another classifier that left
+    a history (an SVM's hinge loss, say) is left out, and the caption says so, rather than share
+    an axis with losses it cannot be compared with.
+    """
+    with_history = [run for run in runs if isinstance(run.history, dict) and run.history.get("loss")]
+    curves = [run for run in with_history if run_classifier(run) == "mlp"]
+    others = [run for run in with_history if run not in curves]
     if not curves:
         return None
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, _, _, has_val_loss = draw_learning_curves(curves)
+    caption = ("Dotted lines are training, solid lines validation. A widening gap between them is over-fitting; "
+               "a validation line still rising at the last epoch means more epochs would help.")
+    if not has_val_loss:
+        caption += " These runs recorded no validation loss, so the loss panel shows training only."
+    if others:
+        caption += (f" Left out: {', '.join(run.name for run in others)} (not an MLP: its loss is not a "
+                    "cross-entropy, so it would not be comparable on these axes).")
+    return Figure("learning-curves", "Learning curves of the MLP runs", caption, figure_png(fig))
+
+
+def draw_learning_curves(curves: Sequence[RunRecord]):
+    """Loss (left) and accuracy (right) per epoch of `curves`; returns (fig, left, right, has_val_loss)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
     colors = plt.get_cmap("tab10")
-    for index, (run, history) in enumerate(curves):
+    for index, run in enumerate(curves):
         color = colors(index % 10)
-        loss = _finite(history.get("loss", []))
-        epochs = np.arange(1, len(loss) + 1)
-        left.plot(epochs, loss, color=color, label=run.name)
-        for key, style in (("val_acc", "-"), ("train_acc", ":")):
-            values = history.get(key) or []
-            values = _finite(values)
-            if len(values) == len(epochs) and np.isfinite(values).any():
-                right.plot(epochs, values, style, color=color,
-                           label=f"{run.name} ({'validation' if key == 'val_acc' else 'train'})")
+        for ax, keys in ((left, ("loss", "val_loss")), (right, ("train_acc", "val_acc"))):
+            for key, style in zip(keys, (":", "-")):
+                values = _finite(run.history.get(key) or [])
+                if np.isfinite(values).any():
+                    ax.plot(np.arange(1, len(values) + 1), values, style, color=color, lw=1.4)
+        val = _finite(run.history.get("val_acc") or [])
+        if np.isfinite(val).any():  # the epoch whose weights the run kept (best validation accuracy)
+            best = int(np.nanargmax(val))
+            right.plot(best + 1, val[best], "o", color=color, markersize=4)
     for ax in (left, right):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    left.set_xlabel("epoch")
-    left.set_ylabel("training loss")
-    if all(np.nanmin(_finite(h["loss"]), initial=np.inf) > 0 for _, h in curves):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    has_val_loss = any(np.isfinite(_finite(run.history.get("val_loss") or [])).any() for run in curves)
+    left.set_ylabel("cross-entropy loss")
+    left.set_title("loss" if has_val_loss else "loss (training only: no validation loss recorded)", fontsize=10)
+    right.set_title("accuracy", fontsize=10)
+    if all(np.nanmin(_finite(run.history["loss"]), initial=np.inf) > 0 for run in curves):
         left.set_yscale("log")
-    left.grid(alpha=0.3)
-    left.legend(fontsize=7)
-    right.set_xlabel("epoch")
-    right.set_ylabel("accuracy (solid: validation, dotted: train)")
+        left.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
+        left.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:.2g}"))
+    right.set_ylabel("accuracy")
     right.yaxis.set_major_formatter(PercentFormatter(1.0))
-    right.grid(alpha=0.3)
-    right.legend(fontsize=7)
+    handles = [Line2D([], [], color=colors(i % 10), lw=2, label=label)
+               for i, label in enumerate(distinct_labels(curves))]
+    handles += [Line2D([], [], color="0.3", linestyle=":", label="training"),
+                Line2D([], [], color="0.3", linestyle="-", label="validation"),
+                Line2D([], [], color="0.3", marker="o", linestyle="", markersize=4, label="best validation (kept)")]
+    fig.legend(handles=handles, fontsize=8, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
     fig.suptitle("MLP learning curves")
-    return Figure(
-        "learning-curves", "Learning curves of the MLP runs",
-        "A widening gap between the dotted (train) and solid (validation) lines is over-fitting; a "
-        "validation line still rising at the last epoch means more epochs would help.",
-        figure_png(fig),
-    )
+    return fig, left, right, has_val_loss
+
+
+def distinct_labels(runs: Sequence[RunRecord]) -> list[str]:
+    """Each run's name, with its folder added where several runs share the name (a batch's repeats)."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        counts[run.name] = counts.get(run.name, 0) + 1
+    return [run.name if counts[run.name] == 1 or run.path.name == run.name else f"{run.name} ({run.path.name})"
+            for run in runs]
 
 
 def metric_figures(runs: Sequence[RunRecord], shown: Sequence[RunRecord] | None = None) -> list[Figure]:
