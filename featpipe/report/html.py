@@ -286,6 +286,7 @@ def render_html(report: Report) -> str:
         warnings = '<div class="warnings"><b>Warnings</b><ul>' + "".join(
             f"<li>{escape(w)}</li>" for w in report.warnings) + "</ul></div>"
     n_runs = len(report.rows)
+    folded = f'<p class="meta folded">{escape(report.folded_text())}</p>\n' if report.folded else ""
     ids = FigureIds()
     sections = "\n".join(render_section(s, len(report.sections) > 1, ids, i + 1) for i, s in enumerate(report.sections))
     return f"""<!DOCTYPE html>
@@ -300,7 +301,7 @@ def render_html(report: Report) -> str:
 <h1>{escape(report.title)}</h1>
 <p class="meta">{n_runs} run(s) under <code>{escape(str(report.root))}</code>; generated {escape(report.generated)}.
 Click a column header to sort; validation accuracy is from a held-out split of the training images.</p>
-{warnings}
+{folded}{warnings}
 {sections}
 <script>{_JS}</script>
 </body>

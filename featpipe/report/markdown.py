@@ -107,6 +107,8 @@ def render_markdown(report: Report, links: Mapping[Figure, str] | None = None) -
     parts = [f"# {_escape(report.title)}", "",
              f"{len(report.rows)} run(s) under {_code(report.root)}; generated {_escape(report.generated)}. "
              "Validation accuracy is from a held-out split of the training images.", ""]
+    if report.folded:
+        parts += [_escape(report.folded_text()), ""]
     if report.warnings:
         parts += ["**Warnings**", ""] + [f"- {_escape(w, line_start=True)}" for w in report.warnings] + [""]
     parts += [render_section(s, len(report.sections) > 1, links) for s in report.sections]
