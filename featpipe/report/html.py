@@ -54,7 +54,7 @@ pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.85em; 
 /* wide tables scroll inside the page, never the page itself; the run column stays in view */
 .table-scroll { overflow-x: auto; max-width: 100%; }
 table.runs th:first-child, table.runs td:first-child { position: sticky; left: 0; z-index: 1; background: #fff;
-                                                       max-width: 14em; overflow-wrap: anywhere;
+                                                       min-width: 9em; max-width: 14em; overflow-wrap: break-word;
                                                        box-shadow: inset -1px 0 0 #ddd; }
 table.runs tbody tr:hover td:first-child { background: #f4f8ff; }
 table.legend { border-collapse: collapse; font-size: 0.8em; margin: 0.6em 0; }
