@@ -82,3 +82,14 @@ def test_table_and_summary_give_both_times_of_a_cached_run(tmp_path):
     assert "is unknown" in run_summary(runs[unknown]) and rows[unknown][FEATURES_COST] is None
     assert "feature cache" not in run_summary(runs[computed])
     assert rows[computed][FEATURES_COST] == rows[computed]["features_s"] == feature_time(runs[computed].metrics)[0]
+
+
+def test_a_malformed_feature_time_is_named_when_the_folder_is_read(tmp_path):
+    from featpipe.runs.folder import read_run_record
+
+    path = write_run(tmp_path, "odd")
+    _rewrite(path, lambda m: m[FEATURE_TIME].update(cost_to_compute_s="soon"))
+    record, warnings = read_run_record(path)
+    assert record is None and "feature_time.cost_to_compute_s is 'soon' (expected seconds or null" in warnings[0]
+    _rewrite(path, lambda m: m[FEATURE_TIME].update(cost_to_compute_s=None))  # unknown is fine
+    assert read_run_record(path)[0] is not None
