@@ -38,6 +38,7 @@ from .. import atomic, model_io
 logger = logging.getLogger(__name__)
 
 _KEY_FORMAT = 1
+_PAIR_ATTEMPTS = 5  # writes of an estimator's .npz + .json before giving up on a concurrent writer
 
 
 class FeatureCache:
@@ -140,12 +141,18 @@ class FeatureCache:
         np.savez(buffer, **arrays)
         payload = buffer.getvalue()
         json_path, npz_path = self._estimator_paths(key)
-        atomic.write_bytes(npz_path, payload)
         document = {"npz_sha256": hashlib.sha256(payload).hexdigest(), "tree": tree}
-        if seconds is not None:  # plus the time of writing it, so the entry costs what its run spent
-            document.update(seconds=round(seconds + time.perf_counter() - start, 4),
-                            transform_included=transform_included)
-        atomic.write_json(json_path, document)
+        # Two writers of one key can interleave (npz A, npz B, json B, json A) and leave a pair
+        # that does not belong together: write again until the pair on disk matches. The last
+        # thing any writer does is such a check, so the entry ends whole.
+        for _ in range(_PAIR_ATTEMPTS):
+            atomic.write_bytes(npz_path, payload)
+            if seconds is not None:  # plus the time of writing it, so the entry costs what its run spent
+                document.update(seconds=round(seconds + time.perf_counter() - start, 4),
+                                transform_included=transform_included)
+            atomic.write_json(json_path, document)
+            if _pair_matches(json_path, npz_path):
+                break
 
     def estimator_cost(self, key: str) -> dict:
         """What fitting the estimator under `key` cost: ``{"seconds": float | None, "transform_included": bool}``
@@ -297,6 +304,15 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON-able")
+
+
+def _pair_matches(json_path: Path, npz_path: Path) -> bool:
+    """Whether the .json on disk names the .npz on disk (by its SHA-256)."""
+    try:
+        digest = hashlib.sha256(npz_path.read_bytes()).hexdigest()
+    except OSError:
+        return False
+    return _read_json(json_path).get("npz_sha256") == digest
 
 
 def _read_json(path: Path) -> dict:
