@@ -22,7 +22,7 @@ from .data import Dataset, check_trainable, load_source, stratified_split, subse
 from .data.cache import cache_root
 from .errors import ConfigError, DataError
 from .features._images import show_progress
-from .features.cache import FeatureCache, fit_transform_cached
+from .features.cache import FeatureCache, cached_features
 from .metrics import classification_scores
 from .runs import folder as run_folder
 from .svm import search_c
@@ -122,7 +122,8 @@ def run_experiment(
     named = splits.named()
 
     with timer("features"):
-        extractor, features, feature_times, cache_hits = _compute_features(config, splits, progress)
+        computed = _compute_features(config, splits, progress)
+    extractor, features = computed.fitted, computed.features
     n_features = int(features["train"].shape[1])
 
     memory.check_training(config, len(splits.train), n_features, len(splits.train.class_names))
@@ -148,8 +149,8 @@ def run_experiment(
     }
     metrics = run_folder.metrics_record(
         config, feature_dim=n_features, scores=scores, selection=selection, timings=timer.seconds,
-        feature_stages=feature_times, cache_hits=cache_hits, images_per_s=throughput, data=data,
-        started=started, command=command,
+        feature_stages=computed.seconds, cache_hits=computed.hits, images_per_s=throughput, data=data,
+        started=started, command=command, feature_costs=computed.cost,
     )
     run_dir = _write_run(run_dir, config, model, metrics, classifier, splits, replace,
                          (splits.val.labels, predicted["val"]))
@@ -167,7 +168,7 @@ def _compute_features(config: Config, splits: Splits, progress: bool):
     named = splits.named()
     token = show_progress.set(None if progress else False)
     try:
-        return fit_transform_cached(
+        return cached_features(
             extractor, splits.train.images, splits.train.fingerprint(),
             {name: (ds.images, ds.fingerprint()) for name, ds in named.items()}, cache, config.seed,
         )

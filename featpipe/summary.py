@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .runs.results import percent, rate, seconds
+from .runs.results import feature_time, percent, rate, seconds
 
 
 def format_run(metrics: dict, run_dir: Path | str | None = None) -> str:
@@ -21,9 +21,23 @@ def format_run(metrics: dict, run_dir: Path | str | None = None) -> str:
     timings = metrics.get("timings", {})
     stages = ", ".join(f"{k} {seconds(v)}s" for k, v in timings.items() if isinstance(v, (int, float)))
     lines.append(f"  time: {stages}; predicts {rate(metrics.get('predict_images_per_s', 0))} images/s")
+    cost_line = _feature_cost(metrics)
+    if cost_line:
+        lines.append(cost_line)
     if run_dir is not None:
         lines.append(f"  written to {run_dir}")
     return "\n".join(lines)
+
+
+def _feature_cost(metrics: dict) -> str | None:
+    """For features that came from the feature cache: what computing them takes (or that it is unknown)."""
+    here, cost, cached = feature_time(metrics)
+    if cached not in ("all", "some"):
+        return None
+    took = f"{seconds(here)}s here" if here is not None else "time here not recorded"
+    what = ("computing them takes " + f"{seconds(cost)}s (cached stages as measured by the run that cached them)" if cost is not None
+            else "what computing them takes is unknown (cached by an older featpipe, which kept no cost)")
+    return f"  features from the feature cache ({cached} stages): {took}; {what}"
 
 
 def _widening(selection: dict) -> str:

@@ -9,6 +9,11 @@ leave a torn file, and an unreadable entry counts as a miss and is overwritten.
 
 Layout under `root`: ``features/<key>.npy`` and ``estimators/<key>.json`` + ``<key>.npz``
 (the JSON holds the model_io tree and the SHA-256 of the .npz it belongs with).
+
+Each entry also keeps what it cost: the seconds the run that produced it spent computing it
+(in the estimator's JSON, and in ``costs/<key>.json`` beside a feature array), so a run whose
+features come from the cache can still report what they take to compute. Entries written
+before costs were kept have none: their cost is unknown (None), never guessed.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import hashlib
 import io
 import json
 import logging
+import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -31,6 +38,7 @@ from .. import atomic, model_io
 logger = logging.getLogger(__name__)
 
 _KEY_FORMAT = 1
+_PAIR_ATTEMPTS = 5  # writes of an estimator's .npz + .json before giving up on a concurrent writer
 
 
 class FeatureCache:
@@ -71,9 +79,31 @@ class FeatureCache:
             return None
         return array
 
-    def save_features(self, key: str, array: np.ndarray) -> None:
-        """Store `array` under `key` atomically (replacing any previous or corrupt entry)."""
+    def save_features(self, key: str, array: np.ndarray, seconds: float | None = None, *,
+                      with_fit: bool = False) -> None:
+        """Store `array` under `key` atomically (replacing any previous or corrupt entry), with its cost.
+
+        `seconds` is what computing it took (the time of writing it is added, so the entry costs
+        what its run spent on it); `with_fit` says it was computed in the same pass as the
+        extractor's fit, whose cost holds its computing.
+        """
+        start = time.perf_counter()
         atomic.save_npy(self._features_path(key), np.asarray(array))
+        if seconds is not None:
+            cost = {"seconds": round(seconds + time.perf_counter() - start, 4), "with_fit": with_fit}
+            atomic.write_json(self._cost_path(key), cost)
+
+    def _cost_path(self, key: str) -> Path:
+        return self.root / "costs" / f"{_checked(key)}.json"
+
+    def features_cost(self, key: str) -> dict:
+        """What the features under `key` cost their run: ``{"seconds": float | None, "with_fit": bool}``.
+
+        ``seconds`` is None when the entry kept no cost (written by an older featpipe); with
+        ``with_fit`` it is only the writing, the computing being in the fit's cost.
+        """
+        document = _read_json(self._cost_path(key))
+        return {"seconds": _seconds(document.get("seconds")), "with_fit": document.get("with_fit") is True}
 
     # ------------------------------------------------------------------ estimators
 
@@ -98,15 +128,38 @@ class FeatureCache:
             logger.warning("feature cache: ignoring unreadable estimator %s (%s); it will be refitted", json_path, exc)
             return None
 
-    def save_estimator(self, key: str, estimator: Any) -> None:
-        """Store a fitted estimator under `key`: its arrays as .npz, its structure as JSON, each atomically."""
+    def save_estimator(self, key: str, estimator: Any, seconds: float | None = None, *,
+                       transform_included: bool = False) -> None:
+        """Store a fitted estimator under `key`: its arrays as .npz, its structure as JSON, each atomically.
+
+        `seconds` is what fitting took (the time of writing it is added); `transform_included`
+        says it includes transforming the fit images (fit_transform in one pass).
+        """
+        start = time.perf_counter()
         tree, arrays = model_io.to_state(estimator)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         payload = buffer.getvalue()
         json_path, npz_path = self._estimator_paths(key)
-        atomic.write_bytes(npz_path, payload)
-        atomic.write_json(json_path, {"npz_sha256": hashlib.sha256(payload).hexdigest(), "tree": tree})
+        document = {"npz_sha256": hashlib.sha256(payload).hexdigest(), "tree": tree}
+        # Two writers of one key can interleave (npz A, npz B, json B, json A) and leave a pair
+        # that does not belong together: write again until the pair on disk matches. The last
+        # thing any writer does is such a check, so the entry ends whole.
+        for _ in range(_PAIR_ATTEMPTS):
+            atomic.write_bytes(npz_path, payload)
+            if seconds is not None:  # plus the time of writing it, so the entry costs what its run spent
+                document.update(seconds=round(seconds + time.perf_counter() - start, 4),
+                                transform_included=transform_included)
+            atomic.write_json(json_path, document)
+            if _pair_matches(json_path, npz_path):
+                break
+
+    def estimator_cost(self, key: str) -> dict:
+        """What fitting the estimator under `key` cost: ``{"seconds": float | None, "transform_included": bool}``
+        (seconds None: an entry written before costs were kept)."""
+        document = _read_json(self._estimator_paths(key)[0])
+        return {"seconds": _seconds(document.get("seconds")),
+                "transform_included": document.get("transform_included") is True}
 
 
 def extractor_description(extractor: Any) -> dict[str, Any]:
@@ -120,6 +173,28 @@ def extractor_description(extractor: Any) -> dict[str, Any]:
     }
 
 
+@dataclass
+class CachedFeatures:
+    """What `cached_features` returns.
+
+    Attributes
+    ----------
+    fitted : the fitted extractor.
+    features : {split: float32 features}.
+    seconds : {"fit" or split: seconds this call spent computing or loading it}.
+    hits : {"fit" or split: True if it came from the cache}.
+    cost : {"fit" or split: seconds it took here, or for a cache hit the run that cached it; None
+        where an older cache entry kept no cost}. A split computed in the fit's pass (fit_transform)
+        costs only its writing: computing it is in the fit's cost.
+    """
+
+    fitted: Any
+    features: dict[str, np.ndarray]
+    seconds: dict[str, float]
+    hits: dict[str, bool]
+    cost: dict[str, float | None]
+
+
 def fit_transform_cached(
     extractor: Any,
     fit_images: np.ndarray,
@@ -128,6 +203,19 @@ def fit_transform_cached(
     cache: FeatureCache | None,
     seed: int | None,
 ) -> tuple[Any, dict[str, np.ndarray], dict[str, float], dict[str, bool]]:
+    """`cached_features` as (fitted, features, seconds, hits), for callers that need no cost."""
+    result = cached_features(extractor, fit_images, fit_fingerprint, splits, cache, seed)
+    return result.fitted, result.features, result.seconds, result.hits
+
+
+def cached_features(
+    extractor: Any,
+    fit_images: np.ndarray,
+    fit_fingerprint: str,
+    splits: Mapping[str, tuple[np.ndarray, str]],
+    cache: FeatureCache | None,
+    seed: int | None,
+) -> CachedFeatures:
     """Fit `extractor` (a clone of it) on `fit_images` and compute each split's features, via the cache.
 
     Parameters
@@ -135,18 +223,15 @@ def fit_transform_cached(
     extractor : unfitted feature extractor (left unchanged; a clone is fitted)
     fit_images : images to fit on; `fit_fingerprint` identifies them (e.g. a hash of the data)
     splits : name -> (images, fingerprint) to compute features for
-    cache : where to look first and store after computing; None computes everything
+    cache : where to look first and store after computing (with what computing took); None
+        computes everything
     seed : the run's seed, part of every key
-
-    Returns
-    -------
-    fitted extractor, {split: float32 features}, {"fit" or split: seconds spent computing or
-    loading}, {"fit" or split: True if it came from the cache}.
     """
     description = extractor_description(extractor)
     version = featpipe.__version__
     timings: dict[str, float] = {}
     hits: dict[str, bool] = {}
+    cost: dict[str, float | None] = {}
     features: dict[str, np.ndarray] = {}
 
     def feature_key(fingerprint: str) -> str:
@@ -166,28 +251,39 @@ def fit_transform_cached(
             features[same[0]] = np.asarray(fitted.fit_transform(fit_images), dtype=np.float32)
         else:
             fitted.fit(fit_images)
+        transform_included = bool(same)
         if cache is not None:
-            cache.save_estimator(estimator_key, fitted)
+            cache.save_estimator(estimator_key, fitted, time.perf_counter() - start,
+                                 transform_included=transform_included)
+    else:
+        stored = cache.estimator_cost(estimator_key)
+        cost["fit"], transform_included = stored["seconds"], stored["transform_included"]
     timings["fit"] = time.perf_counter() - start
+    cost.setdefault("fit", timings["fit"])
 
     for name, (images, fingerprint) in splits.items():
         start = time.perf_counter()
         key = feature_key(fingerprint)
-        if name in features:
+        if name in features:  # computed by the fit's pass: only writing it is this stage's
             hits[name] = False
             if cache is not None:
-                cache.save_features(key, features[name])
-            timings[name] = time.perf_counter() - start
-            continue
-        cached = cache.load_features(key) if cache is not None else None
-        hits[name] = cached is not None
-        if cached is None:
-            cached = np.asarray(fitted.transform(images), dtype=np.float32)
-            if cache is not None:
-                cache.save_features(key, cached)
-        features[name] = cached
+                cache.save_features(key, features[name], 0.0, with_fit=True)
+        else:
+            cached = cache.load_features(key) if cache is not None else None
+            hits[name] = cached is not None
+            if cached is None:
+                cached = np.asarray(fitted.transform(images), dtype=np.float32)
+                if cache is not None:
+                    cache.save_features(key, cached, time.perf_counter() - start)
+            else:
+                stored = cache.features_cost(key)
+                # computed in the pass of a fit this run did not reuse: that cost cannot be split off
+                separable = not stored["with_fit"] or (hits["fit"] and transform_included)
+                cost[name] = stored["seconds"] if separable else None
+            features[name] = cached
         timings[name] = time.perf_counter() - start
-    return fitted, features, timings, hits
+        cost.setdefault(name, timings[name])
+    return CachedFeatures(fitted, features, timings, hits, cost)
 
 
 def _describe_value(value: Any) -> Any:
@@ -208,6 +304,29 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON-able")
+
+
+def _pair_matches(json_path: Path, npz_path: Path) -> bool:
+    """Whether the .json on disk names the .npz on disk (by its SHA-256)."""
+    try:
+        digest = hashlib.sha256(npz_path.read_bytes()).hexdigest()
+    except OSError:
+        return False
+    return _read_json(json_path).get("npz_sha256") == digest
+
+
+def _read_json(path: Path) -> dict:
+    """A small JSON object on disk, {} when absent or unreadable (a cost is then unknown)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _seconds(value: Any) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return float(value) if ok else None
 
 
 def _checked(key: str) -> str:

@@ -35,6 +35,7 @@ class ReportFiles:
     figures_dir: Path
     n_runs: int
     warnings: list[str]
+    n_folded: int = 0  # duplicate copies of runs shown once
 
 
 def run_summary(run: RunRecord) -> str:
@@ -60,7 +61,16 @@ def make_report(collection: Collection, images: bool = True, max_images: int = 8
     sections = [_section(group, collection.root, images, max_images, progress, repeat_keys) for group in groups]
     root = collection.root
     title = f"featpipe comparison: {root.resolve().name or root}"
-    return Report(title=title, root=root, generated=provenance.now_iso(), sections=sections, warnings=warnings)
+    folded = [(_relative(shown, root), _relative(left_out, root)) for shown, left_out in collection.folded]
+    return Report(title=title, root=root, generated=provenance.now_iso(), sections=sections, warnings=warnings,
+                  folded=folded)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root)) or "."
+    except ValueError:
+        return str(path)
 
 
 def _section(group, root: Path, images: bool, max_images: int, progress: bool, repeat_keys) -> Section:
@@ -151,7 +161,7 @@ def build_report(root: str | os.PathLike, out: str | os.PathLike | None = None, 
         with atomic.writing(path):
             atomic.write_text(path, text)
     return ReportFiles(html=html_path, markdown=md_path, csv=csv_path, figures_dir=figures_dir,
-                       n_runs=len(report.rows), warnings=report.warnings)
+                       n_runs=len(report.rows), warnings=report.warnings, n_folded=len(report.folded))
 
 
 def _figure_files(report: Report) -> dict[Figure, str]:

@@ -4,11 +4,13 @@ A run folder (featpipe.runs.folder, which reads each one) holds ``config.yaml`` 
 ``metrics.json`` (the runner's result) or ``error.json`` (a batch's record of a failed run).
 Hidden folders (temporary ``.NAME.*.tmp`` folders, ``.checkpoints``) are never runs. A broken
 run (a file that cannot be read, metrics of the wrong shape) is skipped with a warning that
-names the file, so one bad folder never hides the others.
+names the file, so one bad folder never hides the others. Copies of one run found in two
+folders (`run_identity`) are shown once, and the collection lists which it folded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FeatpipeError, ModelError
-from ..runs.folder import (DONE, FAILED, RUN_MARKERS, RunRecord, find_run_dirs, is_run_dir,  # noqa: F401
-                           read_run_record)
+from ..runs.folder import (DONE, ERROR, FAILED, RUN_MARKERS, RunRecord, find_run_dirs, is_run_dir,  # noqa: F401
+                           read_json_object, read_run_record)
 
 BATCH_MANIFEST = "batch.json"  # written by featpipe bench (featpipe.bench.state)
 
@@ -29,6 +31,7 @@ class Collection:
     root: Path
     runs: list[RunRecord]
     warnings: list[str] = field(default_factory=list)
+    folded: list[tuple[Path, Path]] = field(default_factory=list)  # (the copy shown, a copy left out)
 
 
 def collect_runs(root: str | os.PathLike) -> Collection:
@@ -58,7 +61,48 @@ def collect_runs(root: str | os.PathLike) -> Collection:
             f"{root}: no run folders found (a run folder holds config.yaml and metrics.json or error.json; "
             "make one with `featpipe run` or `featpipe bench`)"
         )
-    return Collection(root=root, runs=runs, warnings=warnings)
+    runs, folded = fold_copies(runs)
+    return Collection(root=root, runs=runs, warnings=warnings, folded=folded)
+
+
+def run_identity(run: RunRecord) -> str | None:
+    """What makes two folders copies of one run: the content of its record, or None (not yet run).
+
+    A finished run's record is its metrics.json, a failed run's its error.json (with the batch's
+    run ID) and config; compared as parsed JSON, so a copy re-indented still matches. Each holds
+    the config, the time the run finished (to the second) and the machine, and metrics.json every
+    timing too, so two executions of one config never share an identity; only copies of one do.
+    """
+    if run.done and run.metrics:
+        record = run.metrics
+    elif run.status == FAILED and (run.path / ERROR).is_file():
+        record = read_json_object(run.path / ERROR)
+        if isinstance(record, str):
+            return None
+    else:
+        return None
+    text = json.dumps({"status": run.status, "record": record, "config": run.config}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def fold_copies(runs: list[RunRecord]) -> tuple[list[RunRecord], list[tuple[Path, Path]]]:
+    """`runs` with copies of one run (same `run_identity`) shown once, the first by folder path;
+    returns them and the (kept, left out) folder pairs. The kept copy takes a batch's swept values
+    from a left-out one if it has none of its own."""
+    first: dict[str, RunRecord] = {}
+    kept, folded = [], []
+    for run in sorted(runs, key=lambda r: str(r.path)):
+        identity = run_identity(run)
+        if identity is not None and identity in first:
+            original = first[identity]
+            original.swept = original.swept or run.swept
+            folded.append((original.path, run.path))
+            continue
+        if identity is not None:
+            first[identity] = run
+        kept.append(run)
+    order = {id(run): index for index, run in enumerate(runs)}
+    return sorted(kept, key=lambda r: order[id(r)]), folded
 
 
 def find_batch_dirs(root: Path) -> list[Path]:

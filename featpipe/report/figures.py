@@ -8,18 +8,22 @@ outside the runs), so making a report never writes into a run folder.
 from __future__ import annotations
 
 import io
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from .. import plots
 from ..plots import plt
+from ..runs.results import feature_time
 from .collect import RunRecord
-from .table import FAMILIES, family_of, run_classifier, run_features
+from .layout import place_labels, time_axis
+from .table import FAMILIES, family_of, percent, run_classifier, run_features
 
 #: One color per family, the same in every figure.
 FAMILY_COLORS = {
@@ -32,12 +36,16 @@ FAMILY_COLORS = {
 
 @dataclass(eq=False)
 class Figure:
-    """A rendered figure: PNG bytes plus the text a reader needs to read it (hashed by identity)."""
+    """A rendered figure: PNG bytes plus the text a reader needs to read it (hashed by identity).
+
+    `legend` is an optional table shown under the picture: (header, rows of cells).
+    """
 
     key: str
     title: str
     caption: str
     png: bytes
+    legend: tuple[tuple[str, ...], list[tuple[str, ...]]] | None = None
 
 
 def figure_png(fig) -> bytes:
@@ -68,7 +76,7 @@ def accuracy(run: RunRecord, split: str = "val") -> float | None:
 
 
 def fit_seconds(run: RunRecord) -> float | None:
-    """Seconds spent fitting: feature extraction plus classifier training."""
+    """Seconds this run spent fitting: feature extraction (as done here) plus classifier training."""
     timings = run.metrics.get("timings") or {}
     parts = [timings.get("features"), timings.get("train")]
     if not any(isinstance(p, (int, float)) for p in parts):
@@ -76,41 +84,132 @@ def fit_seconds(run: RunRecord) -> float | None:
     return float(sum(p for p in parts if isinstance(p, (int, float))))
 
 
-def accuracy_vs_time(runs: Sequence[RunRecord], named: Sequence[RunRecord] | None = None) -> Figure | None:
-    """Validation accuracy against fitting time, one point per finished run, colored by family.
+def fit_cost(run: RunRecord) -> float | None:
+    """Seconds fitting costs with nothing cached: the features' cost to compute plus training; None if unknown."""
+    _, cost, _ = feature_time(run.metrics)
+    train = (run.metrics.get("timings") or {}).get("train")
+    if cost is None:
+        return None
+    return cost + (float(train) if isinstance(train, (int, float)) else 0.0)
 
-    Points are labelled with run names: all of them, or only those in `named` when given.
+
+#: With more finished runs than this, only the named ones (a large batch's best) get numbers.
+MAX_NUMBERED = 40
+
+
+@dataclass
+class TimePoint:
+    """A run in the accuracy-vs-time figure: where it sits and why there."""
+
+    run: RunRecord
+    seconds: float  # the fitting cost, or (cost unknown) the time the run took
+    accuracy: float
+    cached: bool  # some feature stage came from the feature cache
+    cost_known: bool
+    number: int | None = None  # its label, and its row in the legend table
+
+
+def time_points(runs: Sequence[RunRecord]) -> list[TimePoint]:
+    """The finished runs with an accuracy and a time, best validation accuracy first."""
+    points = []
+    for run in runs:
+        value, here = accuracy(run), fit_seconds(run)
+        if not run.done or value is None or here is None:
+            continue
+        cost = fit_cost(run)
+        cached = feature_time(run.metrics)[2] in ("all", "some")
+        points.append(TimePoint(run, here if cost is None else cost, value, cached, cost is not None))
+    points.sort(key=lambda p: (-p.accuracy, p.seconds, p.run.name))
+    return points
+
+
+def accuracy_vs_time(runs: Sequence[RunRecord], named: Sequence[RunRecord] | None = None) -> Figure | None:
+    """Validation accuracy against fitting cost, one numbered point per finished run, colored by family.
+
+    A run whose features came from the feature cache is placed at what they cost to compute (as
+    the run that cached them measured it), drawn hollow; where that cost is unknown (an old cache
+    entry), at the time the run took, drawn as a triangle. Numbers (best run 1) key the legend
+    table under the figure; with more than MAX_NUMBERED runs only those in `named` get one.
     """
-    points = [(run, fit_seconds(run), accuracy(run)) for run in runs if run.done]
-    points = [(run, t, a) for run, t, a in points if t is not None and a is not None]
+    points = time_points(runs)
     if not points:
         return None
+    numbered = points if named is None or len(points) <= MAX_NUMBERED else [p for p in points if p.run in named]
+    for number, point in enumerate(numbered, 1):
+        point.number = number
+    fig, _, _ = draw_accuracy_vs_time(points)
+    names = distinct_labels([p.run for p in numbered])
+    legend = [(str(p.number), name, run_family(p.run), percent(p.accuracy), _cost_text(p))
+              for p, name in zip(numbered, names)]
+    left_out = len(points) - len(numbered)
+    caption = ("Up and to the left is better: look for the cheapest run in each family that is near the top, "
+               "and for how much accuracy the slower pipelines buy with their extra seconds. Time is what "
+               "fitting costs (features + training) with nothing cached: a run whose features came from the "
+               "feature cache (hollow marker) is placed at what they took the run that computed them.")
+    if any(not p.cost_known for p in points):
+        caption += (" A triangle is a run whose cached features kept no cost (cached by an older featpipe): "
+                    "it is placed at the time it took, which leaves out computing them.")
+    if left_out:
+        caption += f" {left_out} of {len(points)} runs are drawn unnumbered; the table above lists every run."
+    return Figure("accuracy-vs-time", "Accuracy against fitting cost", caption, figure_png(fig),
+                  legend=(("#", "run", "family", "val acc", "fitting cost"), legend))
+
+
+def draw_accuracy_vs_time(points: Sequence[TimePoint]):
+    """The scatter of `points` with their numbers placed clear of each other; returns (fig, ax, labels)."""
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    size = 42  # marker area in points^2
     for family in FAMILIES:
-        chosen = [(run, t, a) for run, t, a in points if run_family(run) == family]
-        if not chosen:
-            continue
-        ax.scatter([max(t, 1e-3) for _, t, _ in chosen], [a for *_, a in chosen], s=45,
-                   color=FAMILY_COLORS[family], label=family, edgecolor="black", linewidth=0.5, zorder=3)
-        for run, t, a in chosen:
-            if named is not None and run not in named:
+        for cached, known in ((False, True), (True, True), (True, False), (False, False)):
+            chosen = [p for p in points if run_family(p.run) == family and p.cached == cached and p.cost_known == known]
+            if not chosen:
                 continue
-            ax.annotate(run.name, (max(t, 1e-3), a), textcoords="offset points", xytext=(5, 3), fontsize=7)
-    times = [max(t, 1e-3) for _, t, _ in points]
-    if max(times) / min(times) > 20:
-        ax.set_xscale("log")
-    ax.set_xlabel("fitting time: feature extraction + training (s)")
+            color = FAMILY_COLORS[family]
+            ax.scatter([p.seconds for p in chosen], [p.accuracy for p in chosen], s=size, zorder=3,
+                       marker="o" if known else ">", linewidth=1.3 if cached else 0.5,
+                       facecolor="white" if cached else color, edgecolor=color if cached else "black")
+    time_axis(ax, min(p.seconds for p in points), max(p.seconds for p in points))
+    values = [p.accuracy for p in points]
+    spread = max(max(values) - min(values), 0.01)
+    ax.set_ylim(min(values) - 0.12 * spread, max(values) + 0.12 * spread)
+    ax.set_xlabel("fitting cost: feature extraction + training, nothing cached (log scale)")
     ax.set_ylabel("validation accuracy")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    ax.set_title("accuracy against fitting time")
-    return Figure(
-        "accuracy-vs-time", "Accuracy against fitting time",
-        "Up and to the left is better: look for the cheapest run in each family that is near the top, "
-        "and for how much accuracy the slower pipelines buy with their extra seconds.",
-        figure_png(fig),
-    )
+    ax.set_title("accuracy against fitting cost")
+    handles = [Line2D([], [], marker="o", linestyle="", color=FAMILY_COLORS[f], markeredgecolor="black",
+                      markersize=7, label=f) for f in FAMILIES if any(run_family(p.run) == f for p in points)]
+    if any(p.cached for p in points):
+        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="0.3",
+                              markersize=7, label="features from the cache (at their cost)"))
+    if any(not p.cost_known for p in points):
+        handles.append(Line2D([], [], marker=">", linestyle="", markerfacecolor="white", markeredgecolor="0.3",
+                              markersize=7, label="cached, cost unknown (at time taken)"))
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
+    numbered = [p for p in points if p.number is not None]
+    labels = place_labels(ax, [p.seconds for p in numbered], [p.accuracy for p in numbered],
+                          [str(p.number) for p in numbered], marker_px=math.sqrt(size) * fig.dpi / 72 + 2)
+    return fig, ax, labels
+
+
+def _cost_text(point: TimePoint) -> str:
+    here = fit_seconds(point.run)
+    if not point.cost_known:
+        return f"unknown (features from an old cache entry; this run took {duration(here)})"
+    if point.cached:
+        return f"{duration(point.seconds)} (features from the cache; this run took {duration(here)})"
+    return duration(point.seconds)
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as the legend table prints them: ``12.3 s``, ``4.2 min``, ``1.5 h``."""
+    if seconds is None:
+        return "-"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
 
 
 def per_class_heatmap(runs: Sequence[RunRecord]) -> Figure | None:
@@ -179,43 +278,74 @@ def best_confusions(runs: Sequence[RunRecord]) -> list[Figure]:
 
 
 def learning_curves(runs: Sequence[RunRecord]) -> Figure | None:
-    """Training loss and validation accuracy per epoch for every MLP run, overlaid."""
-    curves = [(run, run.history) for run in runs if isinstance(run.history, dict) and run.history.get("loss")]
+    """Per-epoch loss and accuracy of the MLP runs, training dotted and validation solid, overlaid.
+
+    Only MLP runs are drawn: their loss is a cross-entropy. A run of another classifier that left
+    a history (an SVM's hinge loss, say) is left out, and the caption says so, rather than share
+    an axis with losses it cannot be compared with.
+    """
+    with_history = [run for run in runs if isinstance(run.history, dict) and run.history.get("loss")]
+    curves = [run for run in with_history if run_classifier(run) == "mlp"]
+    others = [run for run in with_history if run not in curves]
     if not curves:
         return None
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, _, _, has_val_loss = draw_learning_curves(curves)
+    caption = ("Dotted lines are training, solid lines validation. A widening gap between them is over-fitting; "
+               "a validation line still rising at the last epoch means more epochs would help.")
+    if not has_val_loss:
+        caption += " These runs recorded no validation loss, so the loss panel shows training only."
+    if others:
+        caption += (f" Left out: {', '.join(run.name for run in others)} (not an MLP: its loss is not a "
+                    "cross-entropy, so it would not be comparable on these axes).")
+    return Figure("learning-curves", "Learning curves of the MLP runs", caption, figure_png(fig))
+
+
+def draw_learning_curves(curves: Sequence[RunRecord]):
+    """Loss (left) and accuracy (right) per epoch of `curves`; returns (fig, left, right, has_val_loss)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
     colors = plt.get_cmap("tab10")
-    for index, (run, history) in enumerate(curves):
+    for index, run in enumerate(curves):
         color = colors(index % 10)
-        loss = _finite(history.get("loss", []))
-        epochs = np.arange(1, len(loss) + 1)
-        left.plot(epochs, loss, color=color, label=run.name)
-        for key, style in (("val_acc", "-"), ("train_acc", ":")):
-            values = history.get(key) or []
-            values = _finite(values)
-            if len(values) == len(epochs) and np.isfinite(values).any():
-                right.plot(epochs, values, style, color=color,
-                           label=f"{run.name} ({'validation' if key == 'val_acc' else 'train'})")
+        for ax, keys in ((left, ("loss", "val_loss")), (right, ("train_acc", "val_acc"))):
+            for key, style in zip(keys, (":", "-")):
+                values = _finite(run.history.get(key) or [])
+                if np.isfinite(values).any():
+                    ax.plot(np.arange(1, len(values) + 1), values, style, color=color, lw=1.4)
+        val = _finite(run.history.get("val_acc") or [])
+        if np.isfinite(val).any():  # the epoch whose weights the run kept (best validation accuracy)
+            best = int(np.nanargmax(val))
+            right.plot(best + 1, val[best], "o", color=color, markersize=4)
     for ax in (left, right):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    left.set_xlabel("epoch")
-    left.set_ylabel("training loss")
-    if all(np.nanmin(_finite(h["loss"]), initial=np.inf) > 0 for _, h in curves):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    has_val_loss = any(np.isfinite(_finite(run.history.get("val_loss") or [])).any() for run in curves)
+    left.set_ylabel("cross-entropy loss")
+    left.set_title("loss" if has_val_loss else "loss (training only: no validation loss recorded)", fontsize=10)
+    right.set_title("accuracy", fontsize=10)
+    if all(np.nanmin(_finite(run.history["loss"]), initial=np.inf) > 0 for run in curves):
         left.set_yscale("log")
-    left.grid(alpha=0.3)
-    left.legend(fontsize=7)
-    right.set_xlabel("epoch")
-    right.set_ylabel("accuracy (solid: validation, dotted: train)")
+        left.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
+        left.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:.2g}"))
+    right.set_ylabel("accuracy")
     right.yaxis.set_major_formatter(PercentFormatter(1.0))
-    right.grid(alpha=0.3)
-    right.legend(fontsize=7)
+    handles = [Line2D([], [], color=colors(i % 10), lw=2, label=label)
+               for i, label in enumerate(distinct_labels(curves))]
+    handles += [Line2D([], [], color="0.3", linestyle=":", label="training"),
+                Line2D([], [], color="0.3", linestyle="-", label="validation"),
+                Line2D([], [], color="0.3", marker="o", linestyle="", markersize=4, label="best validation (kept)")]
+    fig.legend(handles=handles, fontsize=8, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
     fig.suptitle("MLP learning curves")
-    return Figure(
-        "learning-curves", "Learning curves of the MLP runs",
-        "A widening gap between the dotted (train) and solid (validation) lines is over-fitting; a "
-        "validation line still rising at the last epoch means more epochs would help.",
-        figure_png(fig),
-    )
+    return fig, left, right, has_val_loss
+
+
+def distinct_labels(runs: Sequence[RunRecord]) -> list[str]:
+    """Each run's name, with its folder added where several runs share the name (a batch's repeats)."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        counts[run.name] = counts.get(run.name, 0) + 1
+    return [run.name if counts[run.name] == 1 or run.path.name == run.name else f"{run.name} ({run.path.name})"
+            for run in runs]
 
 
 def metric_figures(runs: Sequence[RunRecord], shown: Sequence[RunRecord] | None = None) -> list[Figure]:

@@ -51,6 +51,15 @@ table.groups th button { font: inherit; font-weight: 600; background: none; bord
 .table-tools { margin: 0.8em 0 0 0; font-size: 0.9em; }
 .table-tools input { width: 22em; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
+/* wide tables scroll inside the page, never the page itself; the run column stays in view */
+.table-scroll { overflow-x: auto; max-width: 100%; }
+table.runs th:first-child, table.runs td:first-child { position: sticky; left: 0; z-index: 1; background: #fff;
+                                                       min-width: 9em; max-width: 14em; overflow-wrap: break-word;
+                                                       box-shadow: inset -1px 0 0 #ddd; }
+table.runs tbody tr:hover td:first-child { background: #f4f8ff; }
+table.legend { border-collapse: collapse; font-size: 0.8em; margin: 0.6em 0; }
+table.legend th, table.legend td { border-bottom: 1px solid #eee; padding: 0.15em 0.6em; text-align: left; }
+.meta code { overflow-wrap: anywhere; }
 """
 
 # Click a header to sort by it (again to reverse); empty cells stay last in both directions.
@@ -152,8 +161,8 @@ def render_table(section: Section, table_id: str) -> str:
                  f'placeholder="filter runs: any text, or group:g3" aria-label="filter runs"> '
                  f'<button type="button" id="{table_id}-all">show all</button> '
                  f'<span id="{table_id}-count"></span></div>\n')
-    return (tools + f'<table class="runs" id="{table_id}">\n<thead><tr>' + "".join(head) + "</tr></thead>\n<tbody>\n"
-            + "\n".join(body) + "\n</tbody>\n</table>")
+    return (tools + f'<div class="table-scroll"><table class="runs" id="{table_id}">\n<thead><tr>' + "".join(head)
+            + "</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table></div>")
 
 
 def render_groups(section: Section, table_id: str) -> str:
@@ -180,8 +189,8 @@ def render_groups(section: Section, table_id: str) -> str:
         cells.append(f'<td data-sort=""><button type="button" class="show-group" data-table="{table_id}" '
                      f'data-group="{escape(group.id)}" title="{escape(names)}">show runs</button></td>')
         body.append('<tr data-group-row="' + escape(group.id) + '">' + "".join(cells) + "</tr>")
-    return ('<table class="groups">\n<thead><tr>' + head + "</tr></thead>\n<tbody>\n"
-            + "\n".join(body) + "\n</tbody>\n</table>")
+    return ('<div class="table-scroll"><table class="groups">\n<thead><tr>' + head + "</tr></thead>\n<tbody>\n"
+            + "\n".join(body) + "\n</tbody>\n</table></div>")
 
 
 def _cell(text: str) -> str:
@@ -203,7 +212,18 @@ class FigureIds:
                     f'as <a href="#{escape(self.seen[digest])}">the figure above</a>.</figcaption></figure>')
         self.seen[digest] = figure_id
         return (f'<figure id="{escape(figure_id)}"><img src="{data_uri(figure.png)}" alt="{escape(figure.title)}">'
-                f"<figcaption><b>{escape(figure.title)}.</b> {escape(figure.caption)}</figcaption></figure>")
+                f"<figcaption><b>{escape(figure.title)}.</b> {escape(figure.caption)}</figcaption>"
+                f"{render_legend(figure)}</figure>")
+
+
+def render_legend(figure: Figure) -> str:
+    """A figure's legend table (e.g. what each numbered point is), or nothing."""
+    if not figure.legend or not figure.legend[1]:
+        return ""
+    header, rows = figure.legend
+    head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<div class="table-scroll"><table class="legend"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _figures_html(figures: list[Figure], ids: FigureIds, prefix: str) -> list[str]:
@@ -266,6 +286,7 @@ def render_html(report: Report) -> str:
         warnings = '<div class="warnings"><b>Warnings</b><ul>' + "".join(
             f"<li>{escape(w)}</li>" for w in report.warnings) + "</ul></div>"
     n_runs = len(report.rows)
+    folded = f'<p class="meta folded">{escape(report.folded_text())}</p>\n' if report.folded else ""
     ids = FigureIds()
     sections = "\n".join(render_section(s, len(report.sections) > 1, ids, i + 1) for i, s in enumerate(report.sections))
     return f"""<!DOCTYPE html>
@@ -280,7 +301,7 @@ def render_html(report: Report) -> str:
 <h1>{escape(report.title)}</h1>
 <p class="meta">{n_runs} run(s) under <code>{escape(str(report.root))}</code>; generated {escape(report.generated)}.
 Click a column header to sort; validation accuracy is from a held-out split of the training images.</p>
-{warnings}
+{folded}{warnings}
 {sections}
 <script>{_JS}</script>
 </body>

@@ -85,6 +85,11 @@ def render_section(section: Section, heading: bool, links: Mapping[Figure, str])
         if figure in links:
             parts += [f"![{_escape(figure.title)}]({links[figure]})", "",
                       f"*{_escape(figure.title)}.* {_escape(figure.caption)}", ""]
+            if figure.legend and figure.legend[1]:
+                header, rows = figure.legend
+                parts += ["| " + " | ".join(_escape(c) for c in header) + " |",
+                          "| " + " | ".join("---" for _ in header) + " |"]
+                parts += ["| " + " | ".join(_escape(c) for c in row) + " |" for row in rows] + [""]
     if section.notes:
         parts += [f"- {_escape((note.run + ': ' if note.run else '') + note.text, line_start=True)}"
                   for note in section.notes]
@@ -102,6 +107,8 @@ def render_markdown(report: Report, links: Mapping[Figure, str] | None = None) -
     parts = [f"# {_escape(report.title)}", "",
              f"{len(report.rows)} run(s) under {_code(report.root)}; generated {_escape(report.generated)}. "
              "Validation accuracy is from a held-out split of the training images.", ""]
+    if report.folded:
+        parts += [_escape(report.folded_text()), ""]
     if report.warnings:
         parts += ["**Warnings**", ""] + [f"- {_escape(w, line_start=True)}" for w in report.warnings] + [""]
     parts += [render_section(s, len(report.sections) > 1, links) for s in report.sections]

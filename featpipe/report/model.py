@@ -43,6 +43,16 @@ class Report:
     generated: str
     sections: list[Section]
     warnings: list[str] = field(default_factory=list)
+    folded: list[tuple[str, str]] = field(default_factory=list)  # copies of one run: (folder shown, folder left out)
+
+    def folded_text(self) -> str | None:
+        """One sentence on the copies shown once, or None when there were none."""
+        if not self.folded:
+            return None
+        pairs = "; ".join(f"{left_out} (a copy of {shown})" for shown, left_out in self.folded[:10])
+        more = f"; and {len(self.folded) - 10} more" if len(self.folded) > 10 else ""
+        return (f"{len(self.folded)} duplicate run folder(s) folded: the same run (identical metrics.json, or "
+                f"error.json and config for a failed run) found in two folders is shown once. Left out: {pairs}{more}.")
 
     @property
     def rows(self) -> list[dict]:

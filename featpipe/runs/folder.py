@@ -44,7 +44,7 @@ import yaml
 from .. import atomic, provenance
 from ..errors import ConfigError, FeatpipeError, ModelError, OutputError
 
-FORMAT = 2  # 1: folders written before metrics.json had a "format" field
+FORMAT = 3  # 1: before metrics.json had a "format" field; 2: before "feature_time" (what features cost)
 
 CONFIG = "config.yaml"
 METRICS = "metrics.json"
@@ -77,13 +77,17 @@ def default_run_name(config_name: str, now: datetime | None = None) -> str:
 
 def metrics_record(config, *, feature_dim: int, scores: dict, selection: dict | None, timings: dict,
                    feature_stages: dict, cache_hits: dict, images_per_s: float, data: dict, started: str,
-                   command=None) -> dict:
+                   command=None, feature_costs: dict | None = None) -> dict:
     """metrics.json's content for a finished run of `config` (a featpipe.config.Config).
 
     `scores` maps each split to `featpipe.metrics.classification_scores`; `timings` maps stages
-    (load_data, features, train, predict) to seconds; `data` describes the splits (source,
-    class_names, image_shape, sizes, fingerprints). Provenance is added here.
+    (load_data, features, train, predict) to seconds; `feature_stages`, `cache_hits` and
+    `feature_costs` say per feature stage what it took here, whether it came from the feature
+    cache and what computing it took (`results.feature_time_record`); `data` describes the
+    splits (source, class_names, image_shape, sizes, fingerprints). Provenance is added here.
     """
+    from .results import FEATURE_TIME, feature_time_record
+
     return {
         "format": FORMAT,
         "name": config.name,
@@ -97,6 +101,7 @@ def metrics_record(config, *, feature_dim: int, scores: dict, selection: dict | 
         "timings": {**{k: round(v, 4) for k, v in timings.items()},
                     "feature_stages": {k: round(v, 4) for k, v in feature_stages.items()}},
         "feature_cache_hits": cache_hits,
+        FEATURE_TIME: feature_time_record(timings.get("features", 0.0), feature_stages, cache_hits, feature_costs),
         "predict_images_per_s": images_per_s,
         "data": data,
         "seed": config.seed,
@@ -363,13 +368,17 @@ def metrics_problems(metrics: dict) -> list[str]:
     if value is not None and not _number(value):
         problems.append(f"predict_images_per_s is {value!r} (expected a number)")
     for key, kind in (("timings", dict), ("selection", dict), ("scores", dict), ("data", dict),
-                      ("features", list), ("name", str), ("classifier", str)):
+                      ("features", list), ("name", str), ("classifier", str), ("feature_time", dict)):
         value = metrics.get(key)
         if value is not None and not isinstance(value, kind):
             problems.append(f"{key} is {value!r:.60} (expected a {kind.__name__})")
     if isinstance(metrics.get("timings"), dict):
         problems += [f"timings.{stage} is {value!r} (expected seconds)" for stage, value in metrics["timings"].items()
                      if not isinstance(value, dict) and not _number(value)]
+    if isinstance(metrics.get("feature_time"), dict):
+        problems += [f"feature_time.{key} is {value!r} (expected seconds{' or null (unknown)' if key.startswith('cost') else ''})"
+                     for key, value in metrics["feature_time"].items() if key.endswith("_s") and not isinstance(value, dict)
+                     and not (_number(value) or (value is None and key.startswith("cost")))]
     if isinstance(metrics.get("features"), list) and not all(isinstance(f, str) for f in metrics["features"]):
         problems.append(f"features is {metrics['features']!r:.60} (expected extractor names)")
     if isinstance(metrics.get("selection"), dict) and "chosen" not in metrics["selection"]:

@@ -21,13 +21,23 @@ FAMILIES = (FAMILY_SVM, FAMILY_MLP_PIXELS, FAMILY_MLP_FEATURES, FAMILY_OTHER)
 
 #: metrics.json timing stages and the row keys that hold them.
 STAGE_KEYS = {"load_data": "load_s", "features": "features_s", "train": "train_s", "predict": "predict_s"}
-#: Row keys that measure speed, hence differ between two executions of the same runs.
-TIMING_KEYS = (*STAGE_KEYS.values(), "predict_images_per_s")
+
+#: metrics.json's record of what a run's features took (`feature_time_record`), and its keys:
+#: seconds this run spent on them, and seconds computing them takes with nothing cached.
+FEATURE_TIME = "feature_time"
+COMPUTED_HERE = "computed_here_s"
+COST_TO_COMPUTE = "cost_to_compute_s"
+#: Row keys of the features' cost to compute and of how much of them came from the cache.
+FEATURES_COST, FEATURES_CACHED = "features_cost_s", "features_cached"
+
+#: Row keys that depend on the execution (its speed, what the feature cache held), hence differ
+#: between two executions of the same runs.
+TIMING_KEYS = (*STAGE_KEYS.values(), FEATURES_COST, FEATURES_CACHED, "predict_images_per_s")
 #: Every key of a results row, in table order.
 ROW_KEYS = (
     "name", "pipeline", "family", "features", "classifier", "feature_dim", "selected",
-    "train_accuracy", "val_accuracy", "test_accuracy", *STAGE_KEYS.values(), "predict_images_per_s",
-    "model_bytes", "status", "error",
+    "train_accuracy", "val_accuracy", "test_accuracy", *STAGE_KEYS.values(), FEATURES_COST, FEATURES_CACHED,
+    "predict_images_per_s", "model_bytes", "status", "error",
 )
 
 
@@ -66,12 +76,13 @@ class Column:
     numeric: bool = False
     fmt: Callable[[Any], str] = str
     help: str = ""
+    unknown: str | None = None  # shown instead of `missing` in a finished run's row: the value is unknown
 
     def text(self, row: dict, missing: str = "-") -> str:
         """The row's value in this column as display text (`missing` where there is none)."""
         value = row.get(self.key)
         if value is None:
-            return missing
+            return self.unknown if self.unknown is not None and row.get("status") == "done" else missing
         try:
             return self.fmt(value)
         except (TypeError, ValueError):
@@ -90,7 +101,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("val_accuracy", "val acc", True, percent, "accuracy on the held-out validation images"),
     Column("test_accuracy", "test acc", True, percent, "accuracy on the source's test split (data.use_test)"),
     Column("load_s", "load (s)", True, seconds, "seconds to load and split the data"),
-    Column("features_s", "features (s)", True, seconds, "seconds to fit the extractors and compute features"),
+    Column("features_s", "features here (s)", True, seconds,
+           "seconds this run spent on its features (about 0 when they came from the feature cache)"),
+    Column(FEATURES_COST, "features cost (s)", True, seconds,
+           "seconds computing the features takes with nothing cached (from the run that cached them); "
+           "'unknown' for entries cached before featpipe kept their cost", unknown="unknown"),
+    Column(FEATURES_CACHED, "cached", help="which feature stages came from the feature cache: all, some or no"),
     Column("train_s", "train (s)", True, seconds, "seconds to train the classifier (all C values for an SVM)"),
     Column("predict_s", "predict (s)", True, seconds, "seconds to predict every split"),
     Column("predict_images_per_s", "images/s", True, rate, "prediction throughput, features included"),
@@ -148,6 +164,54 @@ def selected_text(selection: Any, history: dict | None) -> str | None:
     return None
 
 
+# --- what the features cost ------------------------------------------------------------------
+
+
+def feature_time_record(computed_here: float, stage_seconds: dict[str, float], hits: dict[str, bool],
+                        stage_costs: dict[str, float | None] | None = None) -> dict:
+    """metrics.json's FEATURE_TIME: what this run spent on its features and what they cost to compute.
+
+    `computed_here` is the run's wall seconds for the features stage; `stage_seconds` the part
+    of it each stage ("fit", "train", "val", ...) took here, `hits` which came from the cache,
+    and `stage_costs` what each stage took where it was computed (featpipe.features.cache).
+    The cost to compute is `computed_here` with each stage's seconds here replaced by its cost;
+    None (unknown, never guessed) when a cached stage's cost is. Without `stage_costs`, a
+    stage computed here costs what it took here and a cached one is unknown.
+    """
+    costs = {stage: (None if hits.get(stage) else seconds_here) for stage, seconds_here in stage_seconds.items()}
+    if stage_costs is not None:
+        costs = {stage: stage_costs.get(stage) for stage in stage_seconds}
+    unknown = [stage for stage, cost in costs.items() if cost is None]
+    total = None
+    if not unknown:
+        total = computed_here + sum(costs[stage] - stage_seconds[stage] for stage in stage_seconds)
+    return {
+        COMPUTED_HERE: round(computed_here, 4),
+        COST_TO_COMPUTE: None if total is None else round(max(total, 0.0), 4),
+        "cost_by_stage_s": {stage: None if cost is None else round(cost, 4) for stage, cost in costs.items()},
+        "unknown": unknown,
+    }
+
+
+def feature_time(metrics: dict) -> tuple[float | None, float | None, str | None]:
+    """(seconds computed here, seconds to compute, how much came from the cache) of any run's metrics.
+
+    Folders written before FEATURE_TIME existed (formats 1 and 2) have a cost only when no stage
+    came from the cache (then it is what the run took); otherwise it is unknown (None).
+    """
+    timings = metrics.get("timings") if isinstance(metrics.get("timings"), dict) else {}
+    here = _number(timings.get("features"))
+    hits = metrics.get("feature_cache_hits")
+    cached = None
+    if isinstance(hits, dict):
+        used = [v is True for v in hits.values()]
+        cached = "all" if used and all(used) else "some" if any(used) else "no"
+    record = metrics.get(FEATURE_TIME)
+    if isinstance(record, dict):
+        return _number(record.get(COMPUTED_HERE, here)), _number(record.get(COST_TO_COMPUTE)), cached
+    return here, here if cached == "no" else None, cached
+
+
 # --- the row ---------------------------------------------------------------------------------
 
 
@@ -187,6 +251,7 @@ def results_row(name: str, status: str, metrics: dict, config: dict, *, history:
     sizes = hidden_sizes(config)
     accuracy = metrics.get("accuracy") if isinstance(metrics.get("accuracy"), dict) else {}
     timings = metrics.get("timings") if isinstance(metrics.get("timings"), dict) else {}
+    _, features_cost, features_cached = feature_time(metrics)
     return {
         "name": name,
         "pipeline": pipeline_label(features, classifier, sizes) if classifier else None,
@@ -199,6 +264,8 @@ def results_row(name: str, status: str, metrics: dict, config: dict, *, history:
         "val_accuracy": _number(accuracy.get("val")),
         "test_accuracy": _number(accuracy.get("test")),
         **{key: _number(timings.get(stage)) for stage, key in STAGE_KEYS.items()},
+        FEATURES_COST: features_cost,
+        FEATURES_CACHED: features_cached,
         "predict_images_per_s": _number(metrics.get("predict_images_per_s")),
         "model_bytes": _number(metrics.get("model_bytes")) if "model_bytes" in metrics else _model_bytes(path),
         "status": status,

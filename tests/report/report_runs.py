@@ -101,3 +101,34 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     """Every file under `folder` with its size and modification time."""
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def write_cached_sweep(root: Path, n: int = 30) -> list[Path]:
+    """A synthetic sweep (featpipe.runs.synthetic) whose runs look like a real batch's: fitting costs
+    from a second to about an hour, every third run's features from the feature cache (at a known
+    cost), and every seventh from an old cache entry that kept no cost. Returns the run folders."""
+    import json
+
+    from featpipe.runs.results import FEATURE_TIME, feature_time_record
+    from featpipe.runs.synthetic import write_sweep
+
+    paths = write_sweep(root, n)
+    for index, path in enumerate(paths):
+        metrics = json.loads((path / "metrics.json").read_text())
+        scale = 10 ** (index % 4)  # 1 s .. 1000 s
+        timings = metrics["timings"]
+        stages = {"fit": 0.6 * scale, "train": 0.3 * scale, "val": 0.1 * scale}
+        hits = {stage: False for stage in stages}
+        costs = dict(stages)
+        timings["train"] = round(timings["train"] * (1 + 2 * (index % 3)), 4)
+        if index % 3 == 0 or index % 7 == 0:
+            hits = {stage: True for stage in stages}
+            stages = {stage: 0.01 for stage in stages}  # loading them
+            if index % 7 == 0:
+                costs = None
+        timings["features"] = round(sum(stages.values()) + 0.02, 4)
+        timings["feature_stages"] = stages
+        metrics["feature_cache_hits"] = hits
+        metrics[FEATURE_TIME] = feature_time_record(timings["features"], stages, hits, costs)
+        (path / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return paths

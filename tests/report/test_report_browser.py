@@ -111,3 +111,72 @@ def test_a_1000_run_report_opens_paged_and_filters(browser, tmp_path):
     shown = browser.execute_script(
         "return Array.from(document.querySelectorAll('table.runs tbody tr')).filter(r => !r.hidden).map(r => r.dataset.group)")
     assert shown and set(shown) == {group} and len(shown) == 10  # one group: its 10 seeds
+
+
+_LAYOUT = """
+var page = document.documentElement;
+var result = {viewport: page.clientWidth, pageWidth: page.scrollWidth, tables: [], images: []};
+document.querySelectorAll('.table-scroll').forEach(function (box) {
+  var table = box.querySelector('table');
+  var heads = table.querySelectorAll('thead th');
+  var last = heads[heads.length - 1], first = heads[0];
+  box.scrollIntoView();
+  box.scrollLeft = box.scrollWidth;
+  var frame = box.getBoundingClientRect(), end = last.getBoundingClientRect(), start = first.getBoundingClientRect();
+  var hit = document.elementFromPoint(end.left + end.width / 2, end.top + end.height / 2);
+  result.tables.push({kind: table.className, overflows: box.scrollWidth > box.clientWidth,
+                      frameLeft: frame.left, frameRight: frame.right, lastLeft: end.left, lastRight: end.right,
+                      lastReachable: hit !== null && last.contains(hit), firstLeft: start.left,
+                      firstRight: start.right});
+  box.scrollLeft = 0;
+});
+Array.from(document.images).forEach(function (img) {
+  var r = img.getBoundingClientRect();
+  result.images.push({alt: img.alt, left: r.left, right: r.right, width: r.width});
+});
+return result;
+"""
+
+
+def _check_layout(browser, width: int) -> dict:
+    browser.set_window_size(width, 1000)
+    layout = browser.execute_script(_LAYOUT)
+    viewport = layout["viewport"]
+    assert viewport <= width and layout["pageWidth"] <= viewport, f"the page scrolls sideways at {width} px: {layout}"
+    for table in layout["tables"]:
+        assert table["lastReachable"], f"last column of a {table['kind']} table not reachable at {width} px: {table}"
+        assert table["frameLeft"] - 1 <= table["lastLeft"] and table["lastRight"] <= table["frameRight"] + 1
+        if table["kind"] == "runs":  # the run column stays in view while the others scroll under it
+            assert abs(table["firstLeft"] - table["frameLeft"]) <= 1, table
+    for image in layout["images"]:
+        assert image["left"] >= 0 and image["right"] <= viewport + 1, f"{image['alt']!r} is wider than the window"
+    return layout
+
+
+@pytest.mark.parametrize("width", [800, 1400])
+def test_the_report_fits_the_window(browser, real_report, width):
+    """At 800 and 1,400 px: no sideways scroll of the page, every table's last column reachable
+    (scrolled into view inside its own box, the run column kept), no figure wider than the window."""
+    files, _ = real_report
+    browser.get(files.html.resolve().as_uri())
+    layout = _check_layout(browser, width)
+    runs = [t for t in layout["tables"] if t["kind"] == "runs"]
+    assert runs and len(layout["images"]) == 9
+    if width == 800:
+        assert runs[0]["overflows"]  # the runs table is wider than 800 px: the scrolling box is what makes it fit
+
+
+@pytest.mark.parametrize("width", [800, 1400])
+def test_a_30_run_report_with_cache_hits_fits_the_window(browser, tmp_path, width):
+    from report_runs import write_cached_sweep
+
+    from featpipe.report import build_report
+
+    write_cached_sweep(tmp_path / "runs", 30)
+    files = build_report(tmp_path / "runs", tmp_path / "r30.html", images=False)
+    browser.get(files.html.resolve().as_uri())
+    layout = _check_layout(browser, width)
+    kinds = [t["kind"] for t in layout["tables"]]
+    assert "runs" in kinds and "legend" in kinds and "groups" in kinds
+    legend = browser.execute_script("return document.querySelectorAll('table.legend tbody tr').length")
+    assert legend == 30

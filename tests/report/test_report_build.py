@@ -44,8 +44,10 @@ def test_markdown_links_every_figure_file(real_report):
     text = files.markdown.read_text()
     for path in files.figures_dir.iterdir():
         assert f"]({files.figures_dir.name}/{path.name})" in text
-    table = [line for line in text.splitlines() if line.startswith("| ")]
-    assert len(table) == 2 + 4  # header, rule, one line per run (the failed one too)
+    tables = [block.splitlines() for block in text.split("\n\n") if block.startswith("| ")]
+    assert len(tables[0]) == 2 + 4  # the runs: header, rule, one line per run (the failed one too)
+    assert tables[1][0] == "| \\# | run | family | val acc | fitting cost |"  # accuracy-vs-time's numbered points
+    assert len(tables[1]) == 2 + 3  # the three finished runs
 
 
 def test_run_folders_are_left_untouched(real_report, real_runs):

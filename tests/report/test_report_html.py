@@ -28,13 +28,17 @@ class PageParser(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         self.tags.append((tag, attrs))
-        if tag == "th":
+        if tag == "th" and "data-key" in attrs:  # a sortable table's header (not a figure's legend)
             self.headers.append(attrs)
         elif tag == "tr" and "data-run" in attrs:
             self._row = {"attrs": attrs, "cells": []}
             self.rows.append(self._row)
         elif tag == "td" and self._row is not None:
             self._row["cells"].append(attrs)
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._row = None
 
 
 def parse(page: str) -> PageParser:

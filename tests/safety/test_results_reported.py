@@ -100,9 +100,9 @@ def test_markdown_escapes_what_runs_copy_into_headings_and_tables(tmp_path):
     assert "\\<script\\>alert(1)\\</script\\>" in text and "\\*\\*bold\\*\\*" in text and "\\[link\\]" in text
     heading = next(line for line in text.splitlines() if line.startswith("## ") and "src" in line)
     assert "\\<b\\>src\\</b\\> \\| \\#x" in heading
-    tables = [line for line in text.splitlines() if line.startswith("| ")]
-    width = len(_table_cells(tables[0]))
-    assert all(len(_table_cells(line)) == width for line in tables)  # no cell split by a name
+    tables = [block.splitlines() for block in text.split("\n\n") if block.startswith("| ")]
+    for table in tables:  # the runs table and the figure legends: no cell split by a name
+        assert all(len(_table_cells(line)) == len(_table_cells(table[0])) for line in table)
     assert any(line.startswith("- **broken** (failed): InputError: - \\<img") for line in text.splitlines())
     html = (tmp_path / "report.html").read_text()
     assert "<script>alert" not in html and "&lt;script&gt;" in html
@@ -116,8 +116,8 @@ def test_a_format_1_run_folder_loads_evaluates_and_is_reported(tmp_path, write_c
     out = tmp_path / "runs"
     assert invoke("run", config, "--out", out, "--name", "old", "-q").exit_code == 0
     metrics = json.loads((out / "old" / "metrics.json").read_text())
-    assert metrics["format"] == 2
-    for key in ("format", "model_bytes"):
+    assert metrics["format"] == 3
+    for key in ("format", "model_bytes", "feature_time"):
         del metrics[key]
     (out / "old" / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
