@@ -79,7 +79,8 @@ def random_crop(images: np.ndarray, pad: int, rng: np.random.Generator, fill=0.0
         return images.copy()
     n, h, w, c = images.shape
     if mode == "reflect":
-        padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+        # two whole-batch takes along the mirrored row and column indices: ~10x faster than np.pad
+        padded = np.take(np.take(images, _reflected(h, pad), axis=1), _reflected(w, pad), axis=2)
     else:
         padded = np.empty((n, h + 2 * pad, w + 2 * pad, c), dtype=images.dtype)
         padded[...] = fill
@@ -108,7 +109,7 @@ def random_affine(
     uniformly from ``[-rotation, rotation]`` degrees, a zoom factor log-uniformly from
     ``scale`` and a shift uniformly from ``[-translate, translate]`` pixels on each axis, all
     about the image centre. Each output pixel is mapped back into its source image and read
-    by bilinear interpolation, the whole batch in four gathers; source points outside the image
+    by bilinear interpolation, the whole batch in one gather; source points outside the image
     read ``fill``.
 
     Parameters
@@ -142,37 +143,58 @@ def affine_warp(images: np.ndarray, angle: np.ndarray, zoom: np.ndarray, shift: 
     ``A^-1 (p - c - shift) + c``, where ``A`` is the rotation-and-zoom matrix and ``c`` the
     centre. Angle 0, zoom 1 and shift 0 give back the images exactly.
     """
+    if images.shape[0] > _WARP_CHUNK:
+        # chunks keep the temporaries in cache: ~1.5x less CPU time than the whole batch at once
+        return np.concatenate([_warp(images[i : i + _WARP_CHUNK], angle[i : i + _WARP_CHUNK],
+                                     zoom[i : i + _WARP_CHUNK], shift[i : i + _WARP_CHUNK], fill)
+                               for i in range(0, images.shape[0], _WARP_CHUNK)])
+    return _warp(images, angle, zoom, shift, fill)
+
+
+#: Images warped at a time by `affine_warp`.
+_WARP_CHUNK = 64
+
+
+def _warp(images, angle, zoom, shift, fill):
     n, h, w, c = images.shape
     dtype = images.dtype
-    rows, cols = np.mgrid[0:h, 0:w].astype(np.float64)
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-    dy = rows[None] - cy - shift[:, 0, None, None]  # (N, H, W)
-    dx = cols[None] - cx - shift[:, 1, None, None]
-    cos, sin = (np.cos(angle) / zoom)[:, None, None], (np.sin(angle) / zoom)[:, None, None]
-    src_y = cos * dy - sin * dx + cy
-    src_x = sin * dy + cos * dx + cx
-    # A one-pixel border of `fill` around each image: every source point clipped into it reads
-    # `fill` from both bilinear neighbours, so no point needs a separate out-of-bounds mask.
-    padded = np.empty((n, h + 2, w + 2, c), dtype=dtype)
-    padded[...] = fill
-    padded[:, 1:-1, 1:-1] = images
-    src_y = np.clip(src_y + 1.0, 0.0, h + 1.0)
-    src_x = np.clip(src_x + 1.0, 0.0, w + 1.0)
-    y0 = np.minimum(np.floor(src_y).astype(np.intp), h)
-    x0 = np.minimum(np.floor(src_x).astype(np.intp), w)
-    fy = (src_y - y0).astype(dtype)[..., None]
-    fx = (src_x - x0).astype(dtype)[..., None]
-    flat = padded.reshape(n, -1, c)
-    base = np.arange(n)[:, None, None]
-    stride = w + 2
-
-    def at(y, x):
-        return flat[base, y * stride + x]
-
-    top = at(y0, x0) * (1 - fx) + at(y0, x0 + 1) * fx
-    bottom = at(y0 + 1, x0) * (1 - fx) + at(y0 + 1, x0 + 1) * fx
-    out = top * (1 - fy) + bottom * fy
-    return out.astype(dtype, copy=False)
+    dy = rows[None] - (cy + shift[:, 0, None, None]).astype(np.float32)  # (N, H, W)
+    dx = cols[None] - (cx + shift[:, 1, None, None]).astype(np.float32)
+    cos = (np.cos(angle) / zoom).astype(np.float32)[:, None, None]
+    sin = (np.sin(angle) / zoom).astype(np.float32)[:, None, None]
+    # Source coordinates in an image with a one-pixel border of `fill` (hence the + 1): every
+    # source point clipped into that border reads `fill` from both bilinear neighbours, so no
+    # point needs a separate out-of-bounds mask.
+    src_y = np.clip(cos * dy - sin * dx + np.float32(cy + 1), 0, h + 1)
+    src_x = np.clip(sin * dy + cos * dx + np.float32(cx + 1), 0, w + 1)
+    y0 = np.minimum(src_y.astype(np.intp), h)  # floor: the coordinates are >= 0
+    x0 = np.minimum(src_x.astype(np.intp), w)
+    fy = (src_y - y0).astype(dtype).reshape(-1, 1)
+    fx = (src_x - x0).astype(dtype).reshape(-1, 1)
+    # Work on channel planes (C, N, H, W): numpy's loops are slow over an innermost axis of 3.
+    padded = np.empty((c, n, h + 2, w + 2), dtype=dtype)
+    padded[...] = np.reshape(fill, (-1, 1, 1, 1))
+    padded[:, :, 1:-1, 1:-1] = images.transpose(3, 0, 1, 2)
+    # Each pixel beside its right, lower and lower-right neighbours, as rows of 4C values, so
+    # that one gather of rows reads all four bilinear corners (~4x faster than four gathers).
+    quad = np.stack([padded[:, :, :-1, :-1], padded[:, :, :-1, 1:], padded[:, :, 1:, :-1], padded[:, :, 1:, 1:]])
+    quad = np.ascontiguousarray(quad.reshape(4 * c, -1).T)
+    top_left = ((np.arange(n)[:, None, None] * (h + 1) + y0) * (w + 1) + x0).reshape(-1)
+    corners = np.ascontiguousarray(np.take(quad, top_left, axis=0).T).reshape(4, c, -1)
+    v00, v01, v10, v11 = corners
+    fx, fy = fx.reshape(-1), fy.reshape(-1)
+    top = v01 - v00
+    top *= fx
+    top += v00  # the top row, interpolated across
+    bottom = v11 - v10
+    bottom *= fx
+    bottom += v10
+    bottom -= top
+    bottom *= fy
+    top += bottom
+    return np.ascontiguousarray(top.reshape(c, n, h, w).transpose(1, 2, 3, 0))
 
 
 def cutout(images: np.ndarray, size: int, rng: np.random.Generator, fill=0.0) -> np.ndarray:
@@ -261,6 +283,13 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator, settings, fill=0
     if settings.cutout:
         images = cutout(images, settings.cutout, rng, fill)
     return images
+
+
+def _reflected(size: int, pad: int) -> np.ndarray:
+    """Indices of a length-``size`` axis padded by ``pad`` on each side by reflection (numpy's ``reflect``)."""
+    period = 2 * (size - 1) if size > 1 else 1
+    index = np.abs(np.arange(-pad, size + pad)) % period
+    return np.where(index < size, index, period - index)
 
 
 def _check_batch(images: np.ndarray) -> None:

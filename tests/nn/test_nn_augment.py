@@ -174,3 +174,13 @@ def test_augment_batch_applies_what_the_settings_switch_on():
     out = augment_batch(x, np.random.default_rng(3), settings, fill=0.0)
     assert out.shape == x.shape and out.dtype == x.dtype and not np.array_equal(out, x)
     np.testing.assert_array_equal(out, augment_batch(x, np.random.default_rng(3), settings, fill=0.0))
+
+
+def test_affine_warp_of_a_large_batch_equals_warping_each_image_alone():
+    x = np.random.default_rng(9).random((130, 6, 6, 3), dtype=np.float32)  # more than one chunk
+    rng = np.random.default_rng(10)
+    angle, zoom, shift = rng.uniform(-0.3, 0.3, 130), rng.uniform(0.9, 1.1, 130), rng.uniform(-1, 1, (130, 2))
+    out = affine_warp(x, angle, zoom, shift)
+    for i in (0, 63, 64, 129):
+        np.testing.assert_array_equal(out[i], affine_warp(x[i : i + 1], angle[i : i + 1], zoom[i : i + 1],
+                                                          shift[i : i + 1])[0])
