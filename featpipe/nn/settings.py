@@ -52,7 +52,7 @@ class AffineSettings(Section):
     def _positive_range(cls, value):
         low, high = value
         if not 0 < low <= high:
-            raise ValueError(f"must be [low, high] zoom factors with 0 < low <= high, e.g. [0.9, 1.1]; got {list(value)}")
+            raise ValueError("must be [low, high] zoom factors with 0 < low <= high, e.g. [0.9, 1.1]")
         return value
 
 

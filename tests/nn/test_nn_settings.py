@@ -54,7 +54,7 @@ def test_make_optimizer_reads_the_settings_each_optimizer_declares(name):
      r"mlp.augment.affine=\{'rotation': 5.0, 'scale': \[1.0, 1.0\], 'translate': 0.0\} work on images"),
     ("classifier: mlp\nfeatures: {hog: {}}\nmlp: {augment_crop: 2}", r"mlp.augment.crop=2 work on images"),
     ("mlp: {augment: {affine: {scale: [0, 1.1]}}}", r"mlp.augment.affine.scale: must be \[low, high\] zoom factors with 0 < low <= high"),
-    ("mlp: {augment: {affine: {scale: [1.2, 0.9]}}}", r"0 < low <= high, e.g. \[0.9, 1.1\]; got \[1.2, 0.9\]"),
+    ("mlp: {augment: {affine: {scale: [1.2, 0.9]}}}", r"0 < low <= high, e.g. \[0.9, 1.1\] \(got \[1.2, 0.9\]\)"),
     ("mlp: {augment: {affine: {rotation: 200}}}", r"mlp.augment.affine.rotation: Input should be less than or equal to 180"),
     ("mlp: {augment: {crop_mode: wrap}}", r"mlp.augment.crop_mode: Input should be 'zero' or 'reflect'"),
     ("mlp: {augment: {cutout: -1}}", r"mlp.augment.cutout: Input should be greater than or equal to 0"),
