@@ -39,6 +39,20 @@ def test_mlp_fits_what_a_linear_model_cannot(name, data):
     assert len(mlp.coefs_) == 2 and len(linear.coefs_) == 1
 
 
+def test_a_model_trained_with_augmentation_from_a_config_saves_and_loads(tmp_path):
+    from featpipe.config import parse_config
+    from featpipe.pipeline import build_mlp
+
+    config = parse_config("classifier: mlp\nmlp: {hidden_sizes: [6], epochs: 2, augment: {flip: true, crop: 1, "
+                          "affine: {rotation: 5, scale: [0.9, 1.1]}, mixup: 0.2}}")
+    X, y = _images()
+    mlp = build_mlp(config, (4, 4, 3), progress=False).fit(X, y)
+    model_io.save(mlp, tmp_path)
+    loaded = model_io.load(tmp_path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), mlp.predict_proba(X))
+    assert loaded.settings().augment == config.mlp.augment
+
+
 def test_model_io_round_trip_gives_identical_predictions(tmp_path):
     X, y = _images()
     labels = np.array(["cat", "dog", "eel"])[y]
