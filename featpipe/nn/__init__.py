@@ -7,7 +7,10 @@ Modules, each with one job:
 - `inputs`: checks of the arrays given to it
 - `training`: the training loop (schedule, batch, forward, backward, step, log, checkpoint)
 - `checkpoint`: the training checkpoint's format
-- `network`: the passes of a whole network, chained from `layers` (forward/backward pairs)
+- `network`: the passes of a whole network, chained from `layers` and `norm` (forward/backward
+  pairs: affine, activations, dropout; batch and layer normalization)
+- `ema`: the moving average of the weights that evaluation uses; `parallel`: matrix products
+  shared among threads
 - `losses`, `optim` (one module per optimizer, plus schedules), `augment` (batch augmentation)
 - `gradcheck` (numerical gradients) and `templates` (first-layer weights as images)
 

@@ -3,15 +3,22 @@
 Arrays (weights, optimizer state, the input standardization, the best epoch's weights) are
 stored as themselves; everything else (epoch, history, RNG seed, settings, data sizes) as a JSON
 string inside the same file, so one atomic rename publishes a consistent checkpoint and loading
-never needs pickle. `save_training` / `load_training` define the format (version 1):
+never needs pickle. `save_training` / `load_training` define the format (version 2):
 
-arrays   ``W{i}``, ``b{i}`` (layer i), ``opt.{slot}.{i}`` (optimizer state of parameter i in
-         ``[W0, b0, W1, ...]`` order), ``mean``, ``std``, ``best_W{i}``, ``best_b{i}``
+arrays   the network's named arrays (`featpipe.nn.network.Network.arrays`: ``W{i}``, ``b{i}``
+         per layer; ``gamma{i}``, ``beta{i}``, ``running_mean{i}``, ``running_var{i}`` per
+         normalized hidden layer), ``opt.{slot}.{i}`` (optimizer state of parameter i in
+         `Network.params` order), ``mean``, ``std``, ``ema.{name}`` (the weight average's
+         shadow of each array), ``best_{name}`` (the best epoch's evaluated arrays)
 meta     ``format``, ``version``, ``params`` (the settings that shape the trajectory),
          ``data`` (n_samples, n_features, n_classes), ``epochs_done``, ``history``,
          ``best_epoch``, ``best_val``, ``has_best``, ``bad_epochs``, ``stopped``,
          ``optimizer`` (name, step_count, slots), ``schedule`` (name, global_step, last_lr),
+         ``ema_updates`` (updates of the weight average so far, or null without one),
          ``rng`` (seed_entropy; epoch e's generator is rebuilt from (seed_entropy, 1, e))
+
+Version 1 came before the normalization, per-layer dropout and weight-average settings; its
+runs cannot be resumed by this version (start them afresh).
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ _META_KEY = "__meta_json__"
 
 #: The ``format`` field of an MLP training checkpoint.
 FORMAT = "featpipe-mlp-checkpoint"
+
+#: The version `save_training` writes.
+VERSION = 2
 
 #: Settings that may differ between the run that wrote a checkpoint and the one resuming it.
 RESUMABLE_CHANGES = frozenset({"epochs", "patience", "progress"})
@@ -68,32 +78,32 @@ def save_training(path, run: dict[str, Any], state, network, optimizer, mean, st
     sizes); ``state`` is the loop's `featpipe.nn.training.TrainingState`; ``rng`` the generator
     of the epoch just finished (its final state is kept for the record).
     """
-    arrays = {"mean": mean, "std": std}
-    for i, (w, b) in enumerate(zip(network.weights, network.biases)):
-        arrays[f"W{i}"], arrays[f"b{i}"] = w, b
+    arrays = {"mean": mean, "std": std, **network.arrays()}
+    if network.ema is not None:
+        arrays.update({f"ema.{name}": a for name, a in network.ema.shadow.items()})
     for slot, values in optimizer.state.items():
         for i, a in enumerate(values):
             arrays[f"opt.{slot}.{i}"] = a
-    if state.best_weights:
-        for i, (w, b) in enumerate(zip(state.best_weights, state.best_biases)):
-            arrays[f"best_W{i}"], arrays[f"best_b{i}"] = w, b
+    if state.best:
+        arrays.update({f"best_{name}": a for name, a in state.best.items()})
     params = run["params"]
     meta = {
         "format": FORMAT,
-        "version": 1,
+        "version": VERSION,
         "params": params,
         "data": run["data"],
         "epochs_done": state.epochs_done,
         "history": state.history,
         "best_epoch": state.best_epoch,
         "best_val": state.best_val,
-        "has_best": state.best_weights is not None,
+        "has_best": state.best is not None,
         "bad_epochs": state.bad_epochs,
         "stopped": state.stopped,
         "optimizer": {"name": params["optimizer"], "step_count": optimizer.step_count,
                       "slots": list(optimizer.state)},
         "schedule": {"name": params["schedule"], "global_step": state.global_step,
                      "last_lr": optimizer.learning_rate},
+        "ema_updates": network.ema.updates if network.ema is not None else None,
         "rng": {"seed_entropy": str(state.entropy), "spawn_key_of_epoch": [1, "epoch"],
                 "last_epoch_generator_state": rng.bit_generator.state},
     }
@@ -109,6 +119,9 @@ def load_training(path, run: dict[str, Any], state, network, optimizer) -> tuple
     arrays, meta = load_checkpoint(path)
     if meta.get("format") != FORMAT:
         raise ModelError(f"{path}: not an MLP training checkpoint")
+    if meta.get("version") != VERSION:
+        raise ModelError(f"{path}: MLP checkpoint version {meta.get('version')!r} cannot be resumed by this "
+                         f"featpipe (it resumes version {VERSION}); start the run afresh without resume")
     saved, now = meta["params"], run["params"]
     changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
     if changed:
@@ -119,9 +132,10 @@ def load_training(path, run: dict[str, Any], state, network, optimizer) -> tuple
         )
     if meta["data"] != run["data"]:
         raise InputError(f"cannot resume from {path}: it was trained on data {meta['data']}, got {run['data']}")
-    for i in range(len(network.weights)):
-        network.weights[i][...] = arrays[f"W{i}"]
-        network.biases[i][...] = arrays[f"b{i}"]
+    network.load_arrays(arrays)
+    if network.ema is not None:
+        network.ema.shadow = {name: arrays[f"ema.{name}"].copy() for name in network.ema.shadow}
+        network.ema.updates = int(meta["ema_updates"])
     optimizer.load_state_dict({
         "step_count": meta["optimizer"]["step_count"],
         "state": {slot: [arrays[f"opt.{slot}.{i}"] for i in range(len(network.params))]
@@ -136,7 +150,5 @@ def load_training(path, run: dict[str, Any], state, network, optimizer) -> tuple
     state.bad_epochs = int(meta["bad_epochs"])
     state.stopped = bool(meta["stopped"])
     if meta["has_best"]:
-        n_layers = len(network.weights)
-        state.best_weights = [arrays[f"best_W{i}"] for i in range(n_layers) if f"best_W{i}" in arrays]
-        state.best_biases = [arrays[f"best_b{i}"] for i in range(n_layers) if f"best_b{i}" in arrays]
+        state.best = {name: arrays[f"best_{name}"] for name in network.arrays() if f"best_{name}" in arrays}
     return arrays["mean"], arrays["std"]

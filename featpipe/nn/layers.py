@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from .parallel import matmul
+
 __all__ = [
     "ACTIVATIONS",
     "IN_PLACE_ACTIVATIONS",
@@ -50,7 +52,7 @@ _GELU_A = 0.044715
 
 
 def affine_forward(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, *, out: np.ndarray | None = None, n_threads: int = 1
 ) -> tuple[np.ndarray, tuple]:
     """Fully connected layer ``out = x @ w + b``.
 
@@ -64,13 +66,15 @@ def affine_forward(
         Biases.
     out : ndarray, shape (N, M), optional
         Buffer for the result (C-contiguous, dtype of ``x``).
+    n_threads : int
+        Threads sharing the product (`featpipe.nn.parallel.matmul`); the BLAS's own otherwise.
 
     Returns
     -------
     out : ndarray, shape (N, M), dtype of ``x``
     cache : tuple ``(x, w)``
     """
-    out = np.dot(x, w, out=out)
+    out = matmul(x, w, out, n_threads)
     out += b
     return out, (x, w)
 
@@ -81,8 +85,9 @@ def affine_backward(
     *,
     input_grad: bool = True,
     out: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None] = (None, None, None),
+    n_threads: int = 1,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """Gradients of `affine_forward`.
+    """Gradients of `affine_forward` (``n_threads`` as there).
 
     Parameters
     ----------
@@ -101,9 +106,9 @@ def affine_backward(
     """
     x, w = cache
     dx_out, dw_out, db_out = out
-    dw = np.dot(x.T, dout, out=dw_out)
+    dw = matmul(x.T, dout, dw_out, n_threads)
     db = np.sum(dout, axis=0, out=db_out)
-    dx = np.dot(dout, w.T, out=dx_out) if input_grad else None
+    dx = matmul(dout, w.T, dx_out, n_threads) if input_grad else None
     return dx, dw, db
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
@@ -25,10 +26,13 @@ from ..errors import InputError
 from ..settings import settings_of, validate_settings
 from ..standardize import fit_standardization
 from . import checkpoint as checkpoints
+from .ema import Ema
 from .inputs import as_features, as_labels, check_input_shape, validation_data
 from .losses import LOSSES
 from .network import Network, init_weights, standardized_scores
+from .norm import NormLayers
 from .optim import Schedule, make_optimizer
+from .parallel import single_threaded_blas
 from .settings import MLPClassifierSettings
 from .training import Inputs, TrainingState, blas_threads, generator, seed_entropy, train
 
@@ -56,8 +60,20 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         L2 strength on weight matrices (never biases). A loss term
         ``0.5 * weight_decay * sum ||W||**2`` for sgd, momentum, nesterov, rmsprop and adam;
         decoupled decay ``W *= 1 - learning_rate * weight_decay`` per step for adamw.
-    dropout : float in [0, 1)
-        Inverted-dropout probability after every hidden activation.
+    dropout : float in [0, 1), or a list of them, one per hidden layer
+        Inverted-dropout probability after each hidden activation.
+    norm : {"none", "batch", "layer"}
+        Normalization of every hidden layer, placed between its affine map and its activation:
+        batch normalization (batch statistics in training, running averages of them at
+        inference) or layer normalization (each sample over its units). Each has a learned
+        per-unit scale and shift, never weight-decayed. With ``batch``, a last batch of a single
+        row is left out of its epoch (see `featpipe.nn.network.Network.rows_per_epoch`).
+    norm_momentum : float in (0, 1]
+        Batch normalization: weight of each batch in the running mean and variance.
+    ema : float in [0, 1)
+        0 turns it off; else the decay of an exponential moving average of the weights (and of
+        batch normalization's running statistics), which validation, early stopping and the
+        fitted model use instead of the last weights (see `featpipe.nn.ema`).
     optimizer : a key of `featpipe.nn.optim.OPTIMIZERS` (sgd, momentum, nesterov, rmsprop, adam, adamw)
     learning_rate : float > 0
     momentum : float in [0, 1)
@@ -110,6 +126,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     ----------
     coefs_ : list of ndarray, float32, shapes (d_i, d_{i+1})
     intercepts_ : list of ndarray, float32, shapes (d_{i+1},)
+    norm_gammas_, norm_betas_ : list of ndarray, float32, shapes (d_{i+1},), one per hidden layer
+        The normalization's learned scale and shift (empty lists for ``norm="none"``).
+    norm_running_means_, norm_running_vars_ : list of ndarray, float32
+        Batch normalization's inference statistics (empty lists otherwise).
     mean_, std_ : ndarray, float32, shape (n_features_in_,)
         Normalization applied to every input row (per-channel values repeated per pixel;
         zeros and ones for ``normalize="none"``).
@@ -163,6 +183,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         val_smoothing=0.5,
         random_state=None,
         progress=False,
+        norm="none",
+        norm_momentum=0.1,
+        ema=0.0,
     ):
         self.hidden_sizes = hidden_sizes
         self.activation = activation
@@ -193,6 +216,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.val_smoothing = val_smoothing
         self.random_state = random_state
         self.progress = progress
+        self.norm = norm
+        self.norm_momentum = norm_momentum
+        self.ema = ema
 
     # ------------------------------------------------------------------ fitting
 
@@ -250,12 +276,17 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         entropy = seed_entropy(s.random_state)
         sizes = (n_features, *s.hidden_sizes, len(classes))
         weights, biases = init_weights(sizes, s.init, s.activation, generator(entropy, 0), dtype=np.float32)
-        network = Network(weights, biases, s.activation, s.dropout)
+        norm = NormLayers.create(s.norm, s.hidden_sizes, np.float32, s.norm_momentum)
+        network = Network(weights, biases, s.activation, s.dropout, norm)
+        if s.ema:
+            network.ema = Ema(s.ema, network.arrays())
         optimizer = make_optimizer(s.optimizer, s)
-        optimizer.n_threads = blas_threads()  # follow the BLAS limit (e.g. threadpool_limits)
-        schedule = Schedule(s.schedule, s.learning_rate, total_epochs=s.epochs,
-                            steps_per_epoch=math.ceil(X.shape[0] / s.batch_size), warmup_epochs=s.warmup_epochs,
-                            step_epochs=s.step_epochs, step_gamma=s.step_gamma)
+        # follow the BLAS limit (e.g. threadpool_limits); the products are then shared out by
+        # featpipe.nn.parallel over a one-thread BLAS, see there why
+        optimizer.n_threads = network.n_threads = blas_threads()
+        steps_per_epoch = math.ceil(network.rows_per_epoch(X.shape[0], s.batch_size) / s.batch_size)
+        schedule = Schedule(s.schedule, s.learning_rate, total_epochs=s.epochs, steps_per_epoch=steps_per_epoch,
+                            warmup_epochs=s.warmup_epochs, step_epochs=s.step_epochs, step_gamma=s.step_gamma)
         state = TrainingState(entropy=entropy)
         run = {"params": self._trajectory_params(),
                "data": {"n_samples": int(X.shape[0]), "n_features": int(n_features), "n_classes": len(classes)}}
@@ -268,14 +299,21 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             loss_fn = partial(loss_fn, label_smoothing=s.label_smoothing)
         inputs = Inputs.prepare(X, y_idx, mean, std, mode=self._normalize_mode(s), augment=s.augments(),
                                 channels=s.input_shape[-1] if s.input_shape else None, owned=owned)
-        train(s, network, optimizer, schedule, loss_fn, inputs, state, val=val, checkpoint=checkpoint,
-              checkpoint_meta=run, on_epoch_end=on_epoch_end)
+        with single_threaded_blas() if network.n_threads > 1 else nullcontext():
+            train(s, network, optimizer, schedule, loss_fn, inputs, state, val=val, checkpoint=checkpoint,
+                  checkpoint_meta=run, on_epoch_end=on_epoch_end)
 
-        if val is not None and s.early_stopping and state.best_weights is not None:
-            weights = [w.copy() for w in state.best_weights]
-            biases = [b.copy() for b in state.best_biases]
+        if val is not None and s.early_stopping and state.best:
+            final = {k: a.copy() for k, a in state.best.items()}
+        else:
+            final = network.evaluation_arrays()
+        weights, biases, norm = network.unpack(final)
         self.coefs_ = weights
         self.intercepts_ = biases
+        self.norm_gammas_ = norm.gammas if norm else []
+        self.norm_betas_ = norm.betas if norm else []
+        self.norm_running_means_ = norm.running_means if norm else []
+        self.norm_running_vars_ = norm.running_vars if norm else []
         self.mean_ = mean
         self.std_ = std
         self.classes_ = classes
@@ -345,4 +383,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but MLPClassifier is expecting "
                 f"{self.n_features_in_} features as input (as in the data it was fitted on)"
             )
-        return standardized_scores(X, self.coefs_, self.intercepts_, self.activation, self.mean_, self.std_)
+        return standardized_scores(X, self.coefs_, self.intercepts_, self.activation, self.mean_, self.std_,
+                                   norm=self._norm_layers())
+
+    def _norm_layers(self) -> NormLayers | None:
+        """The fitted normalization layers (None for ``norm="none"``)."""
+        if self.norm == "none":
+            return None
+        return NormLayers(self.norm, self.norm_gammas_, self.norm_betas_, self.norm_running_means_,
+                          self.norm_running_vars_, self.norm_momentum)

@@ -8,9 +8,14 @@ into arrays allocated once and reused every step, ReLU and dropout work in place
 gradient with respect to the network's input is never computed (nothing needs it).
 `forward_scores` is the allocation-light inference pass used by ``predict``.
 
-Layer ``l`` computes ``h_{l+1} = act(h_l @ W_l + b_l)`` for hidden layers and plain
-``h_L @ W_L + b_L`` (the class scores) for the last one; dropout, if any, follows each hidden
-activation.
+Layer ``l`` computes ``h_{l+1} = act(norm(h_l @ W_l + b_l))`` for hidden layers and plain
+``h_L @ W_L + b_L`` (the class scores) for the last one: the normalization (`featpipe.nn.norm`,
+optional) sits between every hidden layer's affine map and its activation, as in Ioffe &
+Szegedy (2015), and dropout, if any, follows the activation (one rate per hidden layer).
+
+A network's state is a dict of named arrays (`Network.arrays`: ``W{i}``, ``b{i}`` and the
+normalization's ``gamma{i}``, ``beta{i}``, ``running_mean{i}``, ``running_var{i}``), the one
+naming the checkpoint, the weight average (`featpipe.nn.ema`) and the best epoch's copy share.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from .layers import (
     ACTIVATIONS, IN_PLACE_ACTIVATIONS, affine_backward, affine_forward, dropout_backward, dropout_forward,
 )
 from .losses import softmax_cross_entropy
+from .norm import NormLayers
 
 __all__ = ["INITS", "Network", "forward_scores", "init_weights", "standardized_scores"]
 
@@ -67,6 +73,9 @@ def forward_scores(
     biases: Sequence[np.ndarray],
     activation: str,
     batch_rows: int = 2048,
+    *,
+    norm: NormLayers | None = None,
+    n_threads: int = 1,
 ) -> np.ndarray:
     """Class scores for ``X`` (inference: no dropout), computed ``batch_rows`` rows at a time.
 
@@ -74,6 +83,8 @@ def forward_scores(
     ----------
     X : ndarray, shape (N, D)
     weights, biases : per-layer parameters as in `init_weights`
+    norm : the hidden layers' normalization (batch norm uses its running statistics), optional
+    n_threads : threads sharing each product (`featpipe.nn.parallel.matmul`)
 
     Returns
     -------
@@ -84,8 +95,13 @@ def forward_scores(
     for start in range(0, X.shape[0], batch_rows):
         h = X[start : start + batch_rows]
         for i, (w, b) in enumerate(zip(weights, biases)):
-            a = affine_forward(h, w, b)[0]
-            h = a if i == len(weights) - 1 else forward(a)[0]
+            a = affine_forward(h, w, b, n_threads=n_threads)[0]
+            if i == len(weights) - 1:
+                h = a
+                break
+            if norm is not None:
+                a = norm.forward(i, a, train=False, out=a, normalized=a)[0]
+            h = forward(a)[0]
         out[start : start + batch_rows] = h
     return out
 
@@ -98,18 +114,22 @@ def standardized_scores(
     mean: np.ndarray,
     std: np.ndarray,
     batch_rows: int = 2048,
+    *,
+    norm: NormLayers | None = None,
+    n_threads: int = 1,
 ) -> np.ndarray:
     """Class scores of ``(X - mean) / std`` (inference), standardized a block of rows at a time
     so that no standardized copy of all of ``X`` is made."""
     out = np.empty((X.shape[0], weights[-1].shape[1]), dtype=np.float32)
     for start in range(0, X.shape[0], batch_rows):
         block = apply_standardization(X[start : start + batch_rows], mean, std)
-        out[start : start + batch_rows] = forward_scores(block, weights, biases, activation)
+        out[start : start + batch_rows] = forward_scores(block, weights, biases, activation, norm=norm,
+                                                           n_threads=n_threads)
     return out
 
 
 class Network:
-    """Weights, biases and gradient buffers of a fully connected network.
+    """Weights, biases, normalization layers and gradient buffers of a fully connected network.
 
     Parameters
     ----------
@@ -118,8 +138,19 @@ class Network:
         Updated in place by an optimizer through `params`.
     activation : str
         A key of `featpipe.nn.layers.ACTIVATIONS`, used after every hidden layer.
-    dropout : float in [0, 1)
-        Inverted-dropout probability after every hidden activation (training only).
+    dropout : float in [0, 1), or a sequence of them, one per hidden layer
+        Inverted-dropout probability after each hidden activation (training only).
+    norm : `featpipe.nn.norm.NormLayers`, optional
+        Normalization of every hidden layer, between its affine map and its activation.
+
+    Attributes
+    ----------
+    ema : `featpipe.nn.ema.Ema` or None
+        A moving average of `arrays`; when set, `update_average` advances it after each step and
+        evaluation (`evaluation_arrays`, `evaluation_scores`) uses it instead of the live arrays.
+    n_threads : int
+        Threads sharing every large matrix product (`featpipe.nn.parallel`); 1 leaves them to
+        the BLAS. The results do not depend on it beyond float rounding of the products.
     """
 
     def __init__(
@@ -127,31 +158,94 @@ class Network:
         weights: list[np.ndarray],
         biases: list[np.ndarray],
         activation: str = "relu",
-        dropout: float = 0.0,
+        dropout: float | Sequence[float] = 0.0,
+        norm: NormLayers | None = None,
     ) -> None:
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation={activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        n_hidden = len(weights) - 1
+        dropouts = [float(dropout)] * n_hidden if np.ndim(dropout) == 0 else [float(p) for p in dropout]
+        if len(dropouts) != n_hidden:
+            raise ValueError(f"dropout={dropout!r} has {len(dropouts)} rates for {n_hidden} hidden layers")
+        if norm is not None and len(norm.gammas) != n_hidden:
+            raise ValueError(f"{len(norm.gammas)} normalization layers for {n_hidden} hidden layers")
         self.weights = weights
         self.biases = biases
         self.activation = activation
-        self.dropout = dropout
+        self.dropouts = dropouts
+        self.norm = norm
+        self.ema = None
+        self.n_threads = 1
         self.dtype = weights[0].dtype
         self.grad_weights = [np.empty_like(w) for w in weights]
         self.grad_biases = [np.empty_like(b) for b in biases]
+        self.grad_gammas = [np.empty_like(g) for g in norm.gammas] if norm else []
+        self.grad_betas = [np.empty_like(g) for g in norm.betas] if norm else []
         self._capacity = 0
         self._pre: list[np.ndarray] = []
+        self._normed: list[np.ndarray] = []
         self._dh: list[np.ndarray] = []
         self._input = np.empty((0, weights[0].shape[0]), dtype=self.dtype)
 
     @property
     def params(self) -> list[np.ndarray]:
-        """All parameter arrays, ``[W0, b0, W1, b1, ...]`` (the arrays themselves, not copies)."""
-        return [a for pair in zip(self.weights, self.biases) for a in pair]
+        """All learned arrays, ``[W0, b0, W1, b1, ..., gamma0, beta0, ...]`` (the arrays themselves)."""
+        layers = [a for pair in zip(self.weights, self.biases) for a in pair]
+        if self.norm is not None:
+            layers += [a for pair in zip(self.norm.gammas, self.norm.betas) for a in pair]
+        return layers
 
     @property
     def grads(self) -> list[np.ndarray]:
         """Gradient buffers matching `params`, filled by `forward_backward`."""
-        return [a for pair in zip(self.grad_weights, self.grad_biases) for a in pair]
+        layers = [a for pair in zip(self.grad_weights, self.grad_biases) for a in pair]
+        return layers + [a for pair in zip(self.grad_gammas, self.grad_betas) for a in pair]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The network's state by name: ``W{i}``, ``b{i}`` and the normalization's arrays."""
+        named = {}
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            named[f"W{i}"], named[f"b{i}"] = w, b
+        if self.norm is not None:
+            named.update(self.norm.arrays())
+        return named
+
+    def load_arrays(self, named: dict[str, np.ndarray]) -> None:
+        """Copy the arrays `arrays` names from ``named`` into this network, in place."""
+        for name, a in self.arrays().items():
+            a[...] = named[name]
+
+    def evaluation_arrays(self, copy: bool = False) -> dict[str, np.ndarray]:
+        """The arrays evaluation uses: the moving average's if there is one, else the live ones."""
+        named = self.ema.shadow if self.ema is not None else self.arrays()
+        return {k: a.copy() for k, a in named.items()} if copy else dict(named)
+
+    def unpack(self, named: dict[str, np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray], NormLayers | None]:
+        """``(weights, biases, norm)`` made of the arrays in ``named`` (as `arrays` names them)."""
+        n = len(self.weights)
+        norm = None
+        if self.norm is not None:
+            norm = NormLayers.from_arrays(self.norm.kind, named, n - 1, self.norm.momentum)
+        return [named[f"W{i}"] for i in range(n)], [named[f"b{i}"] for i in range(n)], norm
+
+    def evaluation_scores(self, X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """Class scores of raw rows ``X`` standardized by (mean, std), with `evaluation_arrays`."""
+        weights, biases, norm = self.unpack(self.evaluation_arrays())
+        return standardized_scores(X, weights, biases, self.activation, mean, std, norm=norm,
+                                   n_threads=self.n_threads)
+
+    def update_average(self) -> None:
+        """Advance the moving average of the arrays by one step (after an optimizer step); a
+        no-op without one."""
+        if self.ema is not None:
+            self.ema.update(self.arrays())
+
+    def rows_per_epoch(self, n: int, batch_size: int) -> int:
+        """Rows an epoch trains on: all ``n``, except that batch normalization cannot learn from
+        a last batch of one row (its batch variance is 0), so such a row is left out (a new
+        shuffle every epoch leaves out a different one)."""
+        min_batch = self.norm.min_batch if self.norm is not None else 1
+        return n - 1 if min_batch > 1 and n % batch_size == 1 else n
 
     def input_buffer(self, n: int) -> np.ndarray:
         """A reusable array of at least ``n`` rows of inputs, to assemble batches in."""
@@ -166,6 +260,7 @@ class Network:
         widths = [w.shape[1] for w in self.weights]
         self._pre = [np.empty((n, m), dtype=self.dtype) for m in widths]
         self._dh = [np.empty((n, m), dtype=self.dtype) for m in widths[:-1]]
+        self._normed = [np.empty((n, m), dtype=self.dtype) for m in widths[:-1]] if self.norm else []
         self._capacity = n
 
     def forward_backward(
@@ -174,8 +269,10 @@ class Network:
         y: np.ndarray,
         loss_fn: LossFn = softmax_cross_entropy,
         rng: np.random.Generator | None = None,
+        *,
+        train: bool = True,
     ) -> tuple[float, np.ndarray]:
-        """Data loss of one batch; fills `grad_weights` / `grad_biases` with its gradients.
+        """Data loss of one batch; fills the gradient buffers (`grads`) with its gradients.
 
         No weight-decay term here: the training loop lets the optimizer add it (see
         `featpipe.nn.optim`); `loss` adds it explicitly.
@@ -185,7 +282,11 @@ class Network:
         X : ndarray, shape (N, D), the network's dtype
         y : ndarray, shape (N,), int class indices
         loss_fn : ``(scores, y) -> (loss, dscores)``
-        rng : numpy.random.Generator, required when ``dropout > 0``
+        rng : numpy.random.Generator, required when a dropout rate is > 0 (in training)
+        train : bool
+            True (the training step): batch statistics, which also update batch norm's running
+            statistics, and dropout. False: the inference function (running statistics, no
+            dropout), whose gradients the gradient checks compare too.
 
         Returns
         -------
@@ -198,35 +299,44 @@ class Network:
         last = len(self.weights) - 1
         forward, backward = ACTIVATIONS[self.activation]
         in_place = self.activation in IN_PLACE_ACTIVATIONS
-        if self.dropout and rng is None:
+        dropouts = self.dropouts if train else [0.0] * last
+        if any(dropouts) and rng is None:
             raise ValueError("dropout needs a random generator (rng)")
 
-        affine_caches, hidden_caches = [], []  # hidden: (activation cache, dropout mask)
+        affine_caches, hidden_caches = [], []  # hidden: (norm cache, activation cache, dropout mask)
         h = X
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            h, cache = affine_forward(h, w, b, out=self._pre[i][:n])
+            h, cache = affine_forward(h, w, b, out=self._pre[i][:n], n_threads=self.n_threads)
             affine_caches.append(cache)
             if i == last:
                 break
+            norm_cache = None
+            if self.norm is not None:  # normalizes over the affine output (no longer needed)
+                h, norm_cache = self.norm.forward(i, h, train=train, out=self._normed[i][:n], normalized=h)
             h, act_cache = forward(h, out=h) if in_place else forward(h)
             mask = None
-            if self.dropout:  # in place only where that leaves the activation's cache intact
-                h, mask = dropout_forward(h, self.dropout, rng, out=h if in_place else None)
-            hidden_caches.append((act_cache, mask))
+            if dropouts[i]:  # in place only where that leaves the activation's cache intact
+                h, mask = dropout_forward(h, dropouts[i], rng, out=h if in_place else None)
+            hidden_caches.append((norm_cache, act_cache, mask))
 
         loss, g = loss_fn(h, y)
 
         for i in range(last, -1, -1):
             dx_buffer = self._dh[i - 1][:n] if i > 0 else None
             dh, _, _ = affine_backward(
-                g, affine_caches[i], input_grad=i > 0, out=(dx_buffer, self.grad_weights[i], self.grad_biases[i])
+                g, affine_caches[i], input_grad=i > 0, out=(dx_buffer, self.grad_weights[i], self.grad_biases[i]),
+                n_threads=self.n_threads,
             )
             if i == 0:
                 break
-            act_cache, mask = hidden_caches[i - 1]
+            norm_cache, act_cache, mask = hidden_caches[i - 1]
             if mask is not None:
                 dh = dropout_backward(dh, mask, out=dh)
             g = backward(dh, act_cache, out=dh) if in_place else backward(dh, act_cache)
+            if norm_cache is not None:  # the norm's output buffer is free again: dx goes there
+                g, _, _ = self.norm.backward(
+                    g, norm_cache, out=(self._normed[i - 1][:n], self.grad_gammas[i - 1], self.grad_betas[i - 1])
+                )
         return loss, h
 
     def loss(
@@ -237,12 +347,14 @@ class Network:
         loss_fn: LossFn = softmax_cross_entropy,
         weight_decay: float = 0.0,
         rng: np.random.Generator | None = None,
+        train: bool = True,
     ) -> tuple[float, list[np.ndarray]]:
         """Total loss (data loss + ``0.5 * weight_decay * sum ||W||**2``) and its gradients.
 
-        Biases are not decayed. Returns copies of the gradients, ordered like `params`.
+        Biases and the normalization's gamma and beta are not decayed. Returns copies of the
+        gradients, ordered like `params`.
         """
-        loss, _ = self.forward_backward(X, y, loss_fn, rng)
+        loss, _ = self.forward_backward(X, y, loss_fn, rng, train=train)
         grads = [g.copy() for g in self.grads]
         if weight_decay:
             for i, w in enumerate(self.weights):

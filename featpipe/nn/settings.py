@@ -15,13 +15,14 @@ import numbers
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BeforeValidator, Field, StrictBool, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, field_validator, model_validator
 
 from ..settings import Float, Int, Section, choice
 from .augment import CROP_MODES
 from .layers import ACTIVATIONS
 from .losses import LOSSES
 from .network import INITS
+from .norm import NORMS as NORM_LAYERS
 from .optim import OPTIMIZERS, SCHEDULES
 
 __all__ = ["AffineSettings", "AugmentSettings", "NORMALIZATIONS", "MLPClassifierSettings", "MlpSettings"]
@@ -30,6 +31,18 @@ __all__ = ["AffineSettings", "AugmentSettings", "NORMALIZATIONS", "MLPClassifier
 NORMALIZATIONS = ("auto", "channel", "feature", "none")
 
 _UNIT = dict(ge=0, lt=1)  # a rate or probability in [0, 1)
+
+
+def _unit_rates(value: Any) -> Any:
+    rates = value if isinstance(value, tuple) else (value,)
+    bad = [r for r in rates if not 0.0 <= r < 1.0]
+    if bad:
+        raise ValueError(f"must be a rate in [0, 1) or a list of them ({bad[0]!r} is not)")
+    return value
+
+
+#: One dropout rate for every hidden layer, or a list of one per hidden layer.
+Dropout = Annotated[Float | tuple[Float, ...], AfterValidator(_unit_rates)]
 
 
 def _plain_bool(value: Any) -> Any:
@@ -93,7 +106,6 @@ class MlpSettings(Section):
     loss: choice(LOSSES) = "softmax"
     label_smoothing: Float = Field(0.0, **_UNIT, description="softmax loss only")
     weight_decay: Float = Field(5e-4, ge=0, description="L2 on weight matrices (decoupled for adamw)")
-    dropout: Float = Field(0.0, **_UNIT, description="inverted dropout after every hidden activation")
     optimizer: choice(OPTIMIZERS) = "sgd"
     learning_rate: Float = Field(0.01, gt=0)
     momentum: Float = Field(0.9, **_UNIT, description="momentum, nesterov")
@@ -145,6 +157,32 @@ class MlpSettings(Section):
                 augment[new] = value
         data["augment"] = augment
         return data
+    # -- hidden-layer normalization, dropout per layer, weight averaging (validators below)
+    norm: choice(NORM_LAYERS) = Field(
+        "none", description="normalize every hidden layer between its affine map and its activation: batch "
+        "(batch statistics in training, running averages at inference) or layer (per sample)")
+    norm_momentum: Float = Field(0.1, gt=0, le=1, description="batch norm: weight of each batch in the running "
+                                 "mean and variance (PyTorch's momentum)")
+    dropout: Dropout = Field(0.0, description="inverted dropout after each hidden activation: one rate, or a "
+                             "list of one rate per hidden layer")
+    ema: Float = Field(0.0, ge=0, lt=1, description="0: off; else the decay (e.g. 0.999) of a moving average "
+                       "of the weights that validation and the fitted model use")
+
+    @model_validator(mode="after")
+    def _norm_dropout_rules(self):
+        n_hidden = len(self.hidden_sizes)
+        if self.norm != "none" and not n_hidden:
+            raise ValueError(f"norm={self.norm!r} normalizes hidden layers, but hidden_sizes=[] has none; "
+                             "use norm='none' or add hidden layers")
+        if self.norm == "batch" and self.batch_size < 2:
+            raise ValueError(f"norm='batch' needs batch_size >= 2 (batch statistics of one row are "
+                             f"meaningless), got batch_size={self.batch_size}; raise it or use norm='layer'")
+        if isinstance(self.dropout, tuple) and len(self.dropout) != n_hidden:
+            raise ValueError(f"dropout={list(self.dropout)} has {len(self.dropout)} rates but hidden_sizes="
+                             f"{list(self.hidden_sizes)} has {n_hidden} hidden layers; give one rate per "
+                             "hidden layer, or a single rate for all")
+        return self
+    # -- end of normalization, dropout and averaging
 
     @field_validator("hidden_sizes")
     @classmethod

@@ -29,7 +29,7 @@ from ..standardize import apply_standardization
 from . import checkpoint as checkpoints
 from .augment import augment_batch, mixup
 from .early_stopping import should_stop, smoothed, stop_message
-from .network import Network, standardized_scores
+from .network import Network
 from .optim import Optimizer, Schedule
 
 __all__ = ["DIVERGENCE_FACTOR", "HISTORY_KEYS", "Inputs", "TrainingState", "generator", "seed_entropy", "train"]
@@ -52,8 +52,7 @@ class TrainingState:
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
     best_epoch: int = -1
     best_val: float = -math.inf  # best smoothed validation accuracy (featpipe.nn.early_stopping)
-    best_weights: list[np.ndarray] | None = None  # [] marks "seen a best" without keeping copies
-    best_biases: list[np.ndarray] | None = None
+    best: dict[str, np.ndarray] | None = None  # the best epoch's Network.evaluation_arrays; {}: seen, not kept
     bad_epochs: int = 0
     stopped: bool = False
     first_loss: float | None = None  # this fit's first batch loss: the divergence yardstick
@@ -136,8 +135,7 @@ def _run_epochs(settings, network, optimizer, schedule, loss_fn, inputs, state, 
             loss += 0.5 * float(optimizer.weight_decay) * sum(float(np.vdot(w, w)) for w in network.weights)
         val_acc = float("nan")
         if val is not None:
-            scores = standardized_scores(val[0], network.weights, network.biases, network.activation,
-                                         inputs.mean, inputs.std)
+            scores = network.evaluation_scores(val[0], inputs.mean, inputs.std)
             val_acc = float(np.mean(np.argmax(scores, axis=1) == val[1]))
         for key, value in zip(HISTORY_KEYS, (loss, train_acc, val_acc, lr, epoch_time, augment_time)):
             state.history.setdefault(key, []).append(value)
@@ -161,6 +159,7 @@ def _train_epoch(settings, epoch, network, optimizer, schedule, loss_fn, inputs,
     n, batch_size = X.shape[0], settings.batch_size
     buffer = network.input_buffer(min(batch_size, n))
     order = rng.permutation(n)
+    n = network.rows_per_epoch(n, batch_size)
     augment, mix_alpha = settings.augments(), settings.augment.mixup
     total_loss, correct, lr, augment_time = 0.0, 0, schedule(state.global_step), 0.0
     for b, start in enumerate(range(0, n, batch_size)):
@@ -187,6 +186,7 @@ def _train_epoch(settings, epoch, network, optimizer, schedule, loss_fn, inputs,
         lr = schedule(state.global_step)
         optimizer.learning_rate = lr
         optimizer.step(network.params, network.grads)
+        network.update_average()
         state.global_step += 1
     return total_loss / n, correct / n, lr, augment_time
 
@@ -220,15 +220,11 @@ def _track_best(settings, state: TrainingState, epoch: int, val_acc: float, netw
         state.best_epoch = epoch
         return
     current = float(smoothed(state.history["val_acc"], settings.val_smoothing)[-1])
-    if state.best_weights is None or current > state.best_val:
+    if state.best is None or current > state.best_val:
         state.best_val = current
         state.best_epoch = epoch
         state.bad_epochs = 0
-        if settings.early_stopping:
-            state.best_weights = [w.copy() for w in network.weights]
-            state.best_biases = [b.copy() for b in network.biases]
-        else:
-            state.best_weights = []
+        state.best = network.evaluation_arrays(copy=True) if settings.early_stopping else {}
     else:
         state.bad_epochs += 1
         if settings.early_stopping and should_stop(epoch + 1, state.bad_epochs, settings.patience,

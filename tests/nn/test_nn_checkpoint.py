@@ -19,7 +19,7 @@ def test_checkpoint_holds_the_state_of_the_last_epoch(tmp_path):
     X, y = _data()
     mlp = MLPClassifier(**SETTINGS, early_stopping=False).fit(X, y, X_val=X[:20], y_val=y[:20], checkpoint_dir=tmp_path)
     arrays, meta = load_checkpoint(tmp_path / CHECKPOINT_NAME)
-    assert meta["format"] == FORMAT and meta["version"] == 1 and meta["epochs_done"] == 2
+    assert meta["format"] == FORMAT and meta["version"] == 2 and meta["epochs_done"] == 2
     assert meta["data"] == {"n_samples": 80, "n_features": 7, "n_classes": 3}
     assert meta["optimizer"] == {"name": "adam", "step_count": 10, "slots": ["exp_avg", "exp_avg_sq"]}
     assert meta["params"]["hidden_sizes"] == [6, 5] and "epochs" not in meta["params"]

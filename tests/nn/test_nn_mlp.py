@@ -71,6 +71,34 @@ def test_model_io_round_trip_gives_identical_predictions(tmp_path):
     np.testing.assert_allclose(mlp.mean_[:3], X.reshape(-1, 3).mean(axis=0), rtol=1e-5)  # per channel
 
 
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_model_io_round_trip_with_normalization_layers(tmp_path, norm):
+    X, y = _images()
+    mlp = MLPClassifier(hidden_sizes=(16, 8), input_shape=(4, 4, 3), epochs=3, random_state=1, norm=norm,
+                        dropout=(0.1, 0.0)).fit(X, y, X_val=X[:30], y_val=y[:30])
+    assert [g.shape for g in mlp.norm_gammas_] == [(16,), (8,)] and len(mlp.norm_betas_) == 2
+    assert len(mlp.norm_running_means_) == (2 if norm == "batch" else 0)
+    assert not np.array_equal(mlp.norm_gammas_[0], np.ones(16))  # they were learned
+    model_io.save(mlp, tmp_path)
+    loaded = model_io.load(tmp_path)
+    np.testing.assert_array_equal(loaded.decision_function(X), mlp.decision_function(X))
+    for name in ("norm_gammas_", "norm_betas_", "norm_running_means_", "norm_running_vars_"):
+        for a, b in zip(getattr(loaded, name), getattr(mlp, name)):
+            assert a.dtype == np.float32 and np.array_equal(a, b)
+    plain = MLPClassifier(hidden_sizes=(16, 8), input_shape=(4, 4, 3), epochs=3, random_state=1).fit(X, y)
+    assert not np.allclose(plain.decision_function(X), mlp.decision_function(X))
+
+
+def test_batch_norm_leaves_out_a_last_batch_of_one_row(tmp_path):
+    X, y = _images(n=33)
+    mlp = MLPClassifier(hidden_sizes=(8,), norm="batch", batch_size=16, epochs=2, random_state=0)
+    mlp.fit(X, y, checkpoint_dir=tmp_path)
+    _, meta = load_checkpoint(tmp_path / CHECKPOINT_NAME)
+    assert meta["optimizer"]["step_count"] == 4  # 2 batches of 16 per epoch, the 33rd row left out
+    MLPClassifier(hidden_sizes=(8,), batch_size=16, epochs=2, random_state=0).fit(X, y, checkpoint_dir=tmp_path)
+    assert load_checkpoint(tmp_path / CHECKPOINT_NAME)[1]["optimizer"]["step_count"] == 6
+
+
 RESUME = dict(
     hidden_sizes=(12,), optimizer="momentum", schedule="cosine", warmup_epochs=1, dropout=0.2,
     input_shape=(4, 4, 3), batch_size=16, random_state=3,
@@ -106,6 +134,35 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path):
         assert np.array_equal(a, b)
     assert full.history_["loss"] == resumed.history_["loss"]
     assert resumed.n_epochs_run_ == 4
+
+
+NORM_RESUME = {**RESUME, "hidden_sizes": (12, 8), "norm": "batch", "dropout": (0.2, 0.1), "norm_momentum": 0.3}
+
+
+@pytest.mark.parametrize("settings", [NORM_RESUME, {**NORM_RESUME, "norm": "layer"}, {**NORM_RESUME, "ema": 0.9}],
+                         ids=["batch", "layer", "batch+ema"])
+def test_resume_with_normalization_and_ema_equals_uninterrupted_run(tmp_path, settings):
+    X, y = _images()
+    full = MLPClassifier(epochs=4, **settings).fit(X, y, X_val=X[:40], y_val=y[:40])
+
+    def stop_after_second(epoch, history):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        MLPClassifier(epochs=4, **settings).fit(X, y, X_val=X[:40], y_val=y[:40], checkpoint_dir=tmp_path,
+                                                on_epoch_end=stop_after_second)
+    arrays, _ = load_checkpoint(tmp_path / CHECKPOINT_NAME)
+    assert {"gamma0", "beta1"} <= set(arrays)
+    assert ("running_var1" in arrays) == (settings["norm"] == "batch")
+    assert ("ema.W0" in arrays) == bool(settings.get("ema"))
+    resumed = MLPClassifier(epochs=4, **settings).fit(X, y, X_val=X[:40], y_val=y[:40], checkpoint_dir=tmp_path,
+                                                      resume=True)
+    for name in ("coefs_", "intercepts_", "norm_gammas_", "norm_betas_", "norm_running_means_", "norm_running_vars_"):
+        for a, b in zip(getattr(full, name), getattr(resumed, name)):
+            assert np.array_equal(a, b), name
+    assert full.history_["loss"] == resumed.history_["loss"]
+    assert full.history_["val_acc"] == resumed.history_["val_acc"]
 
 
 def test_resume_by_raising_epochs(tmp_path):
@@ -186,8 +243,11 @@ BAD_PARAMS = [
     ({"batch_size": 0}, r"batch_size=0 must be >= 1"),
     ({"epochs": 2.5}, r"epochs=2.5 must be an integer"),
     ({"hidden_sizes": (10, 0)}, r"hidden_sizes=\(10, 0\) must be positive integers"),
-    ({"dropout": 1.0}, r"dropout=1.0 must be < 1"),
+    ({"dropout": 1.0}, r"dropout=1.0 must be a rate in \[0, 1\) or a list of them \(1.0 is not\)"),
     ({"weight_decay": -0.1}, r"weight_decay=-0.1 must be >= 0"),
+    ({"ema": 1.0}, r"ema=1.0 must be < 1"),
+    ({"norm": "batch", "hidden_sizes": ()}, r"norm='batch' normalizes hidden layers, but hidden_sizes=\[\] has none"),
+    ({"dropout": (0.1, 0.2)}, r"dropout=\[0.1, 0.2\] has 2 rates but hidden_sizes=\[100\] has 1 hidden layers"),
     ({"momentum": 1.5}, r"momentum=1.5 must be < 1"),
     ({"augment": {"flip": True}}, r"augment flip=True needs input_shape"),
     ({"augment": {"cutout": 5}, "input_shape": (4, 4, 3)}, r"augment.cutout=5 is larger than the 4 x 4 images"),

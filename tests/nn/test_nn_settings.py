@@ -65,6 +65,17 @@ def test_make_optimizer_reads_the_settings_each_optimizer_declares(name):
     ("classifier: mlp\nfeatures: {hog: {}}\nmlp: {normalize: channel}", r"mlp.normalize='channel' work on images"),
     ("mlp: {hidden_sizes: [10, 0]}", r"mlp.hidden_sizes: must be positive integers"),
     ("mlp: {optimizer: lion}", r"mlp.optimizer: Input should be 'sgd', 'momentum'"),
+    ("mlp: {norm: batch, batch_size: 1}",
+     r"mlp: norm='batch' needs batch_size >= 2 .*got batch_size=1; raise it or use norm='layer'"),
+    ("mlp: {norm: layer, hidden_sizes: []}",
+     r"mlp: norm='layer' normalizes hidden layers, but hidden_sizes=\[\] has none; use norm='none'"),
+    ("mlp: {norm: group}", r"mlp.norm: Input should be 'none', 'batch' or 'layer'"),
+    ("mlp: {norm_momentum: 0}", r"mlp.norm_momentum: Input should be greater than 0"),
+    ("mlp: {hidden_sizes: [64, 32], dropout: [0.5]}",
+     r"mlp: dropout=\[0.5\] has 1 rates but hidden_sizes=\[64, 32\] has 2 hidden layers; give one rate per"),
+    ("mlp: {ema: 1.0}", r"mlp.ema: Input should be less than 1"),
+    ("mlp: {ema: -0.5}", r"mlp.ema: Input should be greater than or equal to 0"),
+    ("mlp: {hidden_sizes: [64, 32], dropout: [0.5, 1.2]}", r"mlp.dropout: must be a rate in \[0, 1\) or a list of them \(1.2 is not\) \(got \[0.5, 1.2\]\)"),
 ])
 def test_cross_field_rules_fire_when_the_config_is_read(text, message):
     with pytest.raises(ConfigError, match=message):
@@ -83,6 +94,26 @@ def test_old_augment_keys_read_as_the_augment_section_with_the_same_digest():
     new = parse_config("classifier: mlp\nmlp: {augment: {flip: true, crop: 2}}")
     assert old.mlp.augment.flip and old.mlp.augment.crop == 2
     assert old.digest() == new.digest()
+
+
+def test_dropout_per_layer_and_norm_are_read_from_a_config():
+    config = parse_config("mlp: {hidden_sizes: [64, 32], dropout: [0.5, 0.25], norm: batch}")
+    assert config.mlp.dropout == (0.5, 0.25) and config.mlp.norm == "batch"
+    assert parse_config("mlp: {dropout: 0.3}").mlp.dropout == 0.3
+
+
+@pytest.mark.parametrize("mlp, message", [
+    ("{norm: batch, batch_size: 1}", "norm='batch' needs batch_size >= 2"),
+    ("{norm: batch, hidden_sizes: []}", "norm='batch' normalizes hidden layers, but hidden_sizes=[] has none"),
+    ("{hidden_sizes: [8], dropout: [0.1, 0.2]}", "dropout=[0.1, 0.2] has 2 rates but hidden_sizes=[8] has 1"),
+    ("{ema: 1}", "mlp.ema: Input should be less than 1"),
+])
+def test_bench_dry_run_rejects_bad_norm_and_dropout(tmp_path, mlp, message):
+    (tmp_path / "net.yaml").write_text(f"name: net\ndata: {{source: digits}}\nclassifier: mlp\nmlp: {mlp}\n")
+    (tmp_path / "batch.yaml").write_text("name: b\nruns:\n  - config: net.yaml\n")
+    result = CliRunner().invoke(app, ["bench", str(tmp_path / "batch.yaml"), "--out", str(tmp_path / "o"), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert "net.yaml" in result.output and message in result.output
 
 
 def test_bench_dry_run_rejects_a_cross_field_error(tmp_path):
