@@ -180,7 +180,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         early_stopping=True,
         patience=10,
         min_epochs=0,
-        val_smoothing=0.5,
+        val_smoothing=0.0,
         random_state=None,
         progress=False,
         norm="none",

@@ -131,8 +131,8 @@ class MlpSettings(Section):
     patience: Int = Field(10, ge=1)
     min_epochs: Int = Field(0, ge=0, description="early stopping never stops before this many epochs")
     val_smoothing: Float = Field(
-        0.5, **_UNIT, description="early stopping watches the validation accuracy smoothed exponentially: "
-        "s = val_smoothing * s + (1 - val_smoothing) * accuracy; 0 watches single epochs")
+        0.0, **_UNIT, description="early stopping watches the validation accuracy smoothed exponentially: "
+        "s = val_smoothing * s + (1 - val_smoothing) * accuracy, e.g. 0.5; 0 (default) watches single epochs")
 
     @field_validator("augment", mode="before")
     @classmethod
