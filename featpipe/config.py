@@ -174,14 +174,26 @@ class Config(_Section):
         extractors = list(self.features.extractors())
         if self.classifier != "mlp" or extractors == ["raw"]:
             return self
-        used = [f"mlp.{name}={getattr(self.mlp, name)!r}" for name in ("augment_flip", "augment_crop")
-                if getattr(self.mlp, name)]
+        used = [f"mlp.augment.{part}" for part in self.mlp.augment.image_parts()]
         if self.mlp.normalize == "channel":
             used.append("mlp.normalize='channel'")
         if used:
             raise ValueError(
                 f"{' and '.join(used)} work on images: use them with features: {{raw: {{}}}} alone "
-                f"(this config has features {extractors})"
+                f"(this config has features {extractors}, whose vectors have no pixels to flip, crop or "
+                "deform; mlp.augment.mixup works on any features)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _cutout_fits_the_images(self):
+        # Without data.image_size the image size is known only once the data is read: the
+        # MLP's own settings check it then (MLPClassifierSettings, before any training).
+        size = self.data.image_size
+        if self.classifier == "mlp" and size is not None and self.mlp.augment.cutout > min(size):
+            raise ValueError(
+                f"mlp.augment.cutout={self.mlp.augment.cutout} is larger than the images "
+                f"(data.image_size={list(size)}); use at most {min(size)}"
             )
         return self
 

@@ -74,7 +74,9 @@ def build_mlp(config: Config, input_shape: tuple[int, ...] | None, progress: boo
     """
     from .nn import MLPClassifier
 
-    return MLPClassifier(**dict(config.mlp), input_shape=input_shape, random_state=config.seed, progress=progress)
+    # model_dump: nested sections (mlp.augment) as plain dicts, which a saved model can hold
+    return MLPClassifier(**config.mlp.model_dump(), input_shape=input_shape, random_state=config.seed,
+                         progress=progress)
 
 
 def assemble(features: FeatureConcat, classifier) -> Pipeline:

@@ -36,11 +36,11 @@ PRESETS = {
     "linear": dict(hidden_sizes=(), optimizer="momentum", learning_rate=0.002, weight_decay=1e-3,
                    schedule="cosine", epochs=15),
     "h100": dict(hidden_sizes=(100,), optimizer="momentum", learning_rate=0.01, weight_decay=1e-3,
-                 schedule="cosine", epochs=20, augment_flip=True),
+                 schedule="cosine", epochs=20, augment={"flip": True}),
     "wide": dict(hidden_sizes=(1024,), optimizer="momentum", learning_rate=0.01, weight_decay=1e-3,
-                 schedule="cosine", epochs=20, augment_flip=True),
+                 schedule="cosine", epochs=20, augment={"flip": True}),
     "deep": dict(hidden_sizes=(1024, 1024), optimizer="momentum", learning_rate=0.03, weight_decay=5e-4,
-                 schedule="cosine", epochs=15, augment_flip=True, augment_crop=2),
+                 schedule="cosine", epochs=15, augment={"flip": True, "crop": 2}),
 }
 
 

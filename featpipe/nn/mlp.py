@@ -97,20 +97,26 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     input_shape : tuple (H, W, C) or None
         Image shape of each row of ``X`` (rows are images flattened in H, W, C order). Needed
         for augmentation and for per-channel normalization.
-    augment_flip : bool
-        Mirror each training image left-right with probability 1/2.
-    augment_crop : int >= 0
-        Pad training images with this many zero pixels (raw pixel value 0, before
-        normalization) and crop back to H x W at a random offset.
+    augment : dict, `featpipe.nn.settings.AugmentSettings` or None
+        Augmentation of each training batch: ``flip`` (bool), ``crop`` (pad by this many
+        pixels, ``crop_mode`` zero or reflect, and cut back to H x W at random), ``affine``
+        (``{rotation: degrees, scale: [low, high], translate: pixels}``), ``cutout`` (side of a
+        blanked square) and ``mixup`` (Beta alpha; 0 is off). All but mixup need
+        ``input_shape``. Zero pixels mean raw pixel value 0 (before normalization). None: none.
     normalize : {"auto", "channel", "feature", "none"}
         Subtract a mean and divide by a standard deviation learned from the training data:
         per channel, per feature, or not at all. ``auto`` is ``channel`` if ``input_shape`` is
         set, else ``feature``.
     early_stopping : bool
-        With validation data given to `fit`: stop once validation accuracy has not improved
-        for ``patience`` epochs and keep the weights of the best epoch. Without validation
-        data it has no effect.
+        With validation data given to `fit`: stop once the smoothed validation accuracy has
+        not improved for ``patience`` epochs and keep the weights of its best epoch. Without
+        validation data it has no effect.
     patience : int > 0
+    min_epochs : int >= 0, at most ``epochs``
+        Early stopping never stops before this many epochs.
+    val_smoothing : float in [0, 1)
+        Early stopping watches ``s = val_smoothing * s + (1 - val_smoothing) * val_acc``
+        (see `featpipe.nn.early_stopping`); 0 watches the raw per-epoch accuracy.
     random_state : int, numpy.random.Generator or None
         Seed of every random choice (initial weights, shuffles, augmentation, dropout).
     progress : bool
@@ -169,11 +175,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         batch_size=256,
         epochs=20,
         input_shape=None,
-        augment_flip=False,
-        augment_crop=0,
+        augment=None,
         normalize="auto",
         early_stopping=True,
         patience=10,
+        min_epochs=0,
+        val_smoothing=0.0,
         random_state=None,
         progress=False,
         norm="none",
@@ -201,11 +208,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.epochs = epochs
         self.input_shape = input_shape
-        self.augment_flip = augment_flip
-        self.augment_crop = augment_crop
+        self.augment = augment
         self.normalize = normalize
         self.early_stopping = early_stopping
         self.patience = patience
+        self.min_epochs = min_epochs
+        self.val_smoothing = val_smoothing
         self.random_state = random_state
         self.progress = progress
         self.norm = norm
@@ -338,6 +346,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in checkpoints.RESUMABLE_CHANGES}
         if isinstance(params["random_state"], np.random.Generator):
             params["random_state"] = "<numpy Generator>"
+        params["augment"] = self.settings().augment.model_dump(mode="json")
         return json.loads(json.dumps(params, default=str))
 
     # ------------------------------------------------------------ prediction

@@ -18,13 +18,14 @@ import numpy as np
 from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, field_validator, model_validator
 
 from ..settings import Float, Int, Section, choice
+from .augment import CROP_MODES
 from .layers import ACTIVATIONS
 from .losses import LOSSES
 from .network import INITS
 from .norm import NORMS as NORM_LAYERS
 from .optim import OPTIMIZERS, SCHEDULES
 
-__all__ = ["NORMALIZATIONS", "MLPClassifierSettings", "MlpSettings"]
+__all__ = ["AffineSettings", "AugmentSettings", "NORMALIZATIONS", "MLPClassifierSettings", "MlpSettings"]
 
 #: How inputs are standardized (see `featpipe.standardize`); ``auto`` is ``channel`` for images.
 NORMALIZATIONS = ("auto", "channel", "feature", "none")
@@ -52,6 +53,50 @@ def _plain_bool(value: Any) -> Any:
 Bool = Annotated[StrictBool, BeforeValidator(_plain_bool)]
 
 
+class AffineSettings(Section):
+    """Small random affine deformations of training images (`featpipe.nn.augment.random_affine`)."""
+
+    rotation: Float = Field(0.0, ge=0, le=180, description="largest rotation, degrees either way")
+    scale: tuple[Float, Float] = Field((1.0, 1.0), description="[low, high] zoom factors, 0 < low <= high")
+    translate: Float = Field(0.0, ge=0, description="largest shift, pixels along each axis")
+
+    @field_validator("scale")
+    @classmethod
+    def _positive_range(cls, value):
+        low, high = value
+        if not 0 < low <= high:
+            raise ValueError("must be [low, high] zoom factors with 0 < low <= high, e.g. [0.9, 1.1]")
+        return value
+
+
+class AugmentSettings(Section):
+    """What is done to each training batch of images (raw pixels only); see `featpipe.nn.augment`."""
+
+    flip: Bool = Field(False, description="mirror images left-right with probability 1/2")
+    crop: Int = Field(0, ge=0, description="pad by this many pixels and cut a random window of the image size")
+    crop_mode: choice(CROP_MODES) = Field("zero", description="padding: zero (black) pixels, or the image reflected")
+    affine: AffineSettings | None = Field(None, description="random rotation / zoom / shift per image")
+    cutout: Int = Field(0, ge=0, description="blank one square of this side per image (at most the image side)")
+    mixup: Float = Field(0.0, ge=0, description="mixup's Beta(alpha, alpha); 0: off")
+
+    def image_parts(self) -> list[str]:
+        """The settings that are on and need the image layout, as ``name=value`` (for messages)."""
+        parts = [("flip", self.flip), ("crop", self.crop), ("affine", self.affine), ("cutout", self.cutout)]
+        return [f"{name}={_shown(value)}" for name, value in parts if value]
+
+    def any(self) -> bool:
+        """Whether any augmentation (mixup included) is on."""
+        return bool(self.image_parts() or self.mixup)
+
+
+def _shown(value: Any) -> str:
+    return repr(value.model_dump(mode="json")) if isinstance(value, Section) else repr(value)
+
+
+#: Old spellings of augmentation settings, read into `MlpSettings.augment`.
+_LEGACY_AUGMENT_KEYS = {"augment_flip": "flip", "augment_crop": "crop"}
+
+
 class MlpSettings(Section):
     """A fully connected network trained end to end (featpipe.nn.MLPClassifier's settings)."""
 
@@ -74,15 +119,44 @@ class MlpSettings(Section):
     step_gamma: Float = Field(0.1, gt=0, le=1, description="step schedule: factor of each cut")
     batch_size: Int = Field(256, ge=1)
     epochs: Int = Field(20, ge=1, description="maximum number of passes over the training data")
-    augment_flip: Bool = Field(False, description="mirror training images left-right (raw pixels only)")
-    augment_crop: Int = Field(0, ge=0, description="pad by this many pixels and crop at random (raw pixels only)")
+    augment: AugmentSettings = Field(None, validate_default=True,
+                                     description="augmentation of training images (raw pixels); null: none")
     normalize: choice(NORMALIZATIONS) = Field(
         "auto",
         description="standardize inputs per channel, per feature, or not; auto: channel on raw pixels, else "
         "feature (which undoes features.normalize=block: intended, see featpipe.standardize)",
     )
-    early_stopping: Bool = Field(True, description="keep the best validation epoch; stop after `patience` bad ones")
+    early_stopping: Bool = Field(
+        True, description="keep the best epoch of the smoothed validation curve; stop after `patience` bad ones")
     patience: Int = Field(10, ge=1)
+    min_epochs: Int = Field(0, ge=0, description="early stopping never stops before this many epochs")
+    val_smoothing: Float = Field(
+        0.0, **_UNIT, description="early stopping watches the validation accuracy smoothed exponentially: "
+        "s = val_smoothing * s + (1 - val_smoothing) * accuracy, e.g. 0.5; 0 (default) watches single epochs")
+
+    @field_validator("augment", mode="before")
+    @classmethod
+    def _none_is_no_augmentation(cls, value):
+        return AugmentSettings() if value is None else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_augment_keys(cls, data):
+        # `augment_flip: true` / `augment_crop: 2` (before augmentation had its own section) keep working.
+        if not isinstance(data, dict) or not any(k in data for k in _LEGACY_AUGMENT_KEYS):
+            return data
+        data = dict(data)
+        augment = data.get("augment", {})
+        augment = dict(augment.model_dump() if isinstance(augment, Section) else augment or {})
+        for old, new in _LEGACY_AUGMENT_KEYS.items():
+            if old in data:
+                value = data.pop(old)
+                if new in augment and augment[new] != value:
+                    raise ValueError(f"{old}={value!r} and augment.{new}={augment[new]!r} disagree; "
+                                     f"keep augment.{new} only")
+                augment[new] = value
+        data["augment"] = augment
+        return data
     # -- hidden-layer normalization, dropout per layer, weight averaging (validators below)
     norm: choice(NORM_LAYERS) = Field(
         "none", description="normalize every hidden layer between its affine map and its activation: batch "
@@ -125,9 +199,16 @@ class MlpSettings(Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _min_epochs_within_epochs(self):
+        if self.min_epochs > self.epochs:
+            raise ValueError(f"min_epochs={self.min_epochs} is more than epochs={self.epochs}; "
+                             f"set min_epochs <= epochs")
+        return self
+
     def augments(self) -> bool:
         """Whether training images are augmented (which needs their image layout)."""
-        return bool(self.augment_flip or self.augment_crop)
+        return bool(self.augment.image_parts())
 
 
 def _image_shape(value: Any) -> Any:
@@ -160,13 +241,17 @@ class MLPClassifierSettings(MlpSettings):
     @model_validator(mode="after")
     def _image_rules_need_a_shape(self):
         if self.input_shape is None:
-            for name in ("augment_flip", "augment_crop"):
-                if getattr(self, name):
-                    raise ValueError(
-                        f"{name}={getattr(self, name)!r} needs input_shape=(H, W, C) to know the image layout"
-                    )
+            used = self.augment.image_parts()
+            if used:
+                raise ValueError(
+                    f"augment {', '.join(used)} needs input_shape=(H, W, C) to know the image layout"
+                )
             if self.normalize == "channel":
                 raise ValueError("normalize='channel' needs input_shape=(H, W, C) to know the channels")
+        elif self.augment.cutout > min(self.input_shape[:2]):
+            h, w = self.input_shape[:2]
+            raise ValueError(f"augment.cutout={self.augment.cutout} is larger than the {h} x {w} images; "
+                             f"use at most {min(h, w)} (about half the side is usual)")
         return self
 
 

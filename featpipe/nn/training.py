@@ -27,7 +27,8 @@ from .. import progress
 from ..errors import TrainingError
 from ..standardize import apply_standardization
 from . import checkpoint as checkpoints
-from .augment import augment_batch
+from .augment import augment_batch, mixup
+from .early_stopping import should_stop, smoothed, stop_message
 from .network import Network
 from .optim import Optimizer, Schedule
 
@@ -37,8 +38,8 @@ __all__ = ["DIVERGENCE_FACTOR", "HISTORY_KEYS", "Inputs", "TrainingState", "gene
 #: softmax that is a margin of thousands between logits, which no learning rate recovers from.
 DIVERGENCE_FACTOR = 1000.0
 
-#: Per-epoch records of ``history_``.
-HISTORY_KEYS = ("loss", "train_acc", "val_acc", "lr", "epoch_time")
+#: Per-epoch records of ``history_``; ``augment_time`` is the part of ``epoch_time`` spent augmenting.
+HISTORY_KEYS = ("loss", "train_acc", "val_acc", "lr", "epoch_time", "augment_time")
 
 
 @dataclass
@@ -50,7 +51,7 @@ class TrainingState:
     global_step: int = 0
     history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
     best_epoch: int = -1
-    best_val: float = -math.inf
+    best_val: float = -math.inf  # best smoothed validation accuracy (featpipe.nn.early_stopping)
     best: dict[str, np.ndarray] | None = None  # the best epoch's Network.evaluation_arrays; {}: seen, not kept
     bad_epochs: int = 0
     stopped: bool = False
@@ -127,8 +128,8 @@ def _run_epochs(settings, network, optimizer, schedule, loss_fn, inputs, state, 
         rng = generator(state.entropy, 1, epoch)
         started = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
-            loss, train_acc, lr = _train_epoch(settings, epoch, network, optimizer, schedule, loss_fn, inputs,
-                                               state, rng)
+            loss, train_acc, lr, augment_time = _train_epoch(settings, epoch, network, optimizer, schedule,
+                                                             loss_fn, inputs, state, rng)
         epoch_time = time.perf_counter() - started
         if optimizer.weight_decay and not optimizer.decoupled:
             loss += 0.5 * float(optimizer.weight_decay) * sum(float(np.vdot(w, w)) for w in network.weights)
@@ -136,8 +137,8 @@ def _run_epochs(settings, network, optimizer, schedule, loss_fn, inputs, state, 
         if val is not None:
             scores = network.evaluation_scores(val[0], inputs.mean, inputs.std)
             val_acc = float(np.mean(np.argmax(scores, axis=1) == val[1]))
-        for key, value in zip(HISTORY_KEYS, (loss, train_acc, val_acc, lr, epoch_time)):
-            state.history[key].append(value)
+        for key, value in zip(HISTORY_KEYS, (loss, train_acc, val_acc, lr, epoch_time, augment_time)):
+            state.history.setdefault(key, []).append(value)
         state.epochs_done = epoch + 1
         _track_best(settings, state, epoch, val_acc, network, use_val=val is not None)
         if checkpoint is not None:
@@ -146,36 +147,39 @@ def _run_epochs(settings, network, optimizer, schedule, loss_fn, inputs, state, 
         bar.update(1)
         bar.set_status(f"loss {loss:.4f}, train {train_acc:.1%}" + ("" if val is None else f", val {val_acc:.1%}"))
         if state.stopped:
-            progress.note(f"MLP training: early stopping after epoch {epoch + 1} of {settings.epochs}: validation "
-                          f"accuracy has not improved for {settings.patience} epochs (best {state.best_val:.2%} "
-                          f"at epoch {state.best_epoch + 1}, whose weights are kept); raise mlp.patience or set "
-                          "mlp.early_stopping: false to train longer", enabled=bool(settings.progress))
+            progress.note(stop_message(settings, epoch + 1, state.best_epoch, state.best_val,
+                                       state.history["val_acc"][state.best_epoch]), enabled=bool(settings.progress))
         if on_epoch_end is not None:
             on_epoch_end(epoch, {k: list(v) for k, v in state.history.items()})
 
 
 def _train_epoch(settings, epoch, network, optimizer, schedule, loss_fn, inputs, state, rng):
-    """One pass over the shuffled training rows; returns (mean loss, accuracy, last lr)."""
+    """One pass over the shuffled training rows; returns (mean loss, accuracy, last lr, seconds augmenting)."""
     X, y = inputs.X, inputs.y
     n, batch_size = X.shape[0], settings.batch_size
     buffer = network.input_buffer(min(batch_size, n))
     order = rng.permutation(n)
     n = network.rows_per_epoch(n, batch_size)
-    augment = settings.augments()
-    total_loss, correct, lr = 0.0, 0, schedule(state.global_step)
+    augment, mix_alpha = settings.augments(), settings.augment.mixup
+    total_loss, correct, lr, augment_time = 0.0, 0, schedule(state.global_step), 0.0
     for b, start in enumerate(range(0, n, batch_size)):
         idx = order[start : start + batch_size]
         m = idx.shape[0]
         xb = buffer[:m]
         np.take(X, idx, axis=0, out=xb, mode="clip")  # 'clip' avoids a buffered copy
         yb = y[idx]
+        started = time.perf_counter()
         if augment:
             images = xb.reshape(m, *settings.input_shape)
-            xb[...] = augment_batch(images, rng, flip=settings.augment_flip, crop=settings.augment_crop,
-                                    fill=inputs.fill).reshape(m, -1)
+            xb[...] = augment_batch(images, rng, settings.augment, fill=inputs.fill).reshape(m, -1)
         if inputs.batch_mean is not None:
             apply_standardization(xb, inputs.batch_mean, inputs.batch_std, out=xb)
-        loss, scores = network.forward_backward(xb, yb, loss_fn, rng if settings.dropout else None)
+        batch_loss = loss_fn
+        if mix_alpha:
+            xb[...], partner, lam = mixup(xb, mix_alpha, rng)
+            batch_loss = _mixed_loss(loss_fn, yb[partner], lam)
+        augment_time += time.perf_counter() - started
+        loss, scores = network.forward_backward(xb, yb, batch_loss, rng if settings.dropout else None)
         _check_divergence(settings, state, loss, epoch, b)
         total_loss += loss * m
         correct += int(np.count_nonzero(scores.argmax(axis=1) == yb))
@@ -184,7 +188,18 @@ def _train_epoch(settings, epoch, network, optimizer, schedule, loss_fn, inputs,
         optimizer.step(network.params, network.grads)
         network.update_average()
         state.global_step += 1
-    return total_loss / n, correct / n, lr
+    return total_loss / n, correct / n, lr, augment_time
+
+
+def _mixed_loss(loss_fn: Callable, y_partner: np.ndarray, lam: float) -> Callable:
+    """The loss of mixup rows: ``lam`` of the loss on their own labels plus the rest on their partners'."""
+    def loss(scores, y):
+        own, d_own = loss_fn(scores, y)
+        other, d_other = loss_fn(scores, y_partner)
+        d_own *= d_own.dtype.type(lam)
+        d_own += d_other.dtype.type(1.0 - lam) * d_other
+        return lam * own + (1.0 - lam) * other, d_own
+    return loss
 
 
 def _check_divergence(settings, state: TrainingState, loss: float, epoch: int, batch: int) -> None:
@@ -199,18 +214,21 @@ def _check_divergence(settings, state: TrainingState, loss: float, epoch: int, b
 
 
 def _track_best(settings, state: TrainingState, epoch: int, val_acc: float, network: Network, use_val: bool) -> None:
-    """Remember the best epoch's weights; flag an early stop after `patience` bad epochs."""
+    """Remember the weights of the best epoch of the smoothed validation curve; flag an early
+    stop after `patience` epochs without a new best (never before `min_epochs`)."""
     if not use_val:
         state.best_epoch = epoch
         return
-    if state.best is None or val_acc > state.best_val:
-        state.best_val = val_acc
+    current = float(smoothed(state.history["val_acc"], settings.val_smoothing)[-1])
+    if state.best is None or current > state.best_val:
+        state.best_val = current
         state.best_epoch = epoch
         state.bad_epochs = 0
         state.best = network.evaluation_arrays(copy=True) if settings.early_stopping else {}
     else:
         state.bad_epochs += 1
-        if settings.early_stopping and state.bad_epochs >= settings.patience:
+        if settings.early_stopping and should_stop(epoch + 1, state.bad_epochs, settings.patience,
+                                                   settings.min_epochs):
             state.stopped = True
 
 

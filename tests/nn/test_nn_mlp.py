@@ -39,6 +39,20 @@ def test_mlp_fits_what_a_linear_model_cannot(name, data):
     assert len(mlp.coefs_) == 2 and len(linear.coefs_) == 1
 
 
+def test_a_model_trained_with_augmentation_from_a_config_saves_and_loads(tmp_path):
+    from featpipe.config import parse_config
+    from featpipe.pipeline import build_mlp
+
+    config = parse_config("classifier: mlp\nmlp: {hidden_sizes: [6], epochs: 2, augment: {flip: true, crop: 1, "
+                          "affine: {rotation: 5, scale: [0.9, 1.1]}, mixup: 0.2}}")
+    X, y = _images()
+    mlp = build_mlp(config, (4, 4, 3), progress=False).fit(X, y)
+    model_io.save(mlp, tmp_path)
+    loaded = model_io.load(tmp_path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), mlp.predict_proba(X))
+    assert loaded.settings().augment == config.mlp.augment
+
+
 def test_model_io_round_trip_gives_identical_predictions(tmp_path):
     X, y = _images()
     labels = np.array(["cat", "dog", "eel"])[y]
@@ -87,7 +101,9 @@ def test_batch_norm_leaves_out_a_last_batch_of_one_row(tmp_path):
 
 RESUME = dict(
     hidden_sizes=(12,), optimizer="momentum", schedule="cosine", warmup_epochs=1, dropout=0.2,
-    input_shape=(4, 4, 3), augment_flip=True, augment_crop=1, batch_size=16, random_state=3,
+    input_shape=(4, 4, 3), batch_size=16, random_state=3,
+    augment={"flip": True, "crop": 1, "crop_mode": "reflect", "affine": {"rotation": 10, "scale": [0.9, 1.1]},
+             "cutout": 2, "mixup": 0.2},
 )
 
 
@@ -187,7 +203,7 @@ def test_early_stopping_keeps_best_epoch():
     X, y = _xor(200)
     Xv, yv = _xor(100, seed=1)
     mlp = MLPClassifier(hidden_sizes=(8,), optimizer="sgd", learning_rate=0.3, epochs=60, patience=3,
-                        batch_size=16, random_state=0).fit(X, y, X_val=Xv, y_val=yv)
+                        batch_size=16, val_smoothing=0.0, random_state=0).fit(X, y, X_val=Xv, y_val=yv)
     best = mlp.best_epoch_
     assert mlp.history_["val_acc"][best] == max(mlp.history_["val_acc"])
     assert mlp.n_epochs_run_ <= 60 and mlp.n_epochs_run_ - 1 - best <= 3
@@ -233,7 +249,9 @@ BAD_PARAMS = [
     ({"norm": "batch", "hidden_sizes": ()}, r"norm='batch' normalizes hidden layers, but hidden_sizes=\[\] has none"),
     ({"dropout": (0.1, 0.2)}, r"dropout=\[0.1, 0.2\] has 2 rates but hidden_sizes=\[100\] has 1 hidden layers"),
     ({"momentum": 1.5}, r"momentum=1.5 must be < 1"),
-    ({"augment_flip": True}, r"augment_flip=True needs input_shape"),
+    ({"augment": {"flip": True}}, r"augment flip=True needs input_shape"),
+    ({"augment": {"cutout": 5}, "input_shape": (4, 4, 3)}, r"augment.cutout=5 is larger than the 4 x 4 images"),
+    ({"min_epochs": 30}, r"min_epochs=30 is more than epochs=20"),
     ({"input_shape": (4, 4)}, r"input_shape=\(4, 4\) must be None or \(height, width, channels\)"),
     ({"input_shape": (5, 5, 3)}, r"input_shape=\(5, 5, 3\) means 75 features per row, but X has 48"),
     ({"label_smoothing": 0.1, "loss": "hinge"}, r"label_smoothing=0.1 applies only to loss='softmax'"),
@@ -278,7 +296,7 @@ def test_bad_data():
 def test_fit_leaves_float32_input_untouched():
     X, y = _images()
     before = X.copy()
-    MLPClassifier(hidden_sizes=(4,), input_shape=(4, 4, 3), augment_crop=1, epochs=1, random_state=0).fit(X, y)
+    MLPClassifier(hidden_sizes=(4,), input_shape=(4, 4, 3), augment={"crop": 1}, epochs=1, random_state=0).fit(X, y)
     np.testing.assert_array_equal(X, before)
 
 

@@ -47,9 +47,21 @@ def test_make_optimizer_reads_the_settings_each_optimizer_declares(name):
 
 @pytest.mark.parametrize("text, message", [
     ("mlp: {loss: hinge, label_smoothing: 0.1}", r"mlp: label_smoothing=0.1 applies only to loss='softmax', not 'hinge'"),
-    ("classifier: mlp\nfeatures: {hog: {}}\nmlp: {augment_flip: true}",
-     r"mlp.augment_flip=True work on images: use them with features: \{raw: \{\}\} alone \(this config has features \['hog'\]\)"),
-    ("classifier: mlp\nfeatures: {raw: {}, color: {}}\nmlp: {augment_crop: 2}", r"mlp.augment_crop=2 work on images"),
+    ("classifier: mlp\nfeatures: {hog: {}}\nmlp: {augment: {flip: true}}",
+     r"mlp.augment.flip=True work on images: use them with features: \{raw: \{\}\} alone \(this config has features \['hog'\]"),
+    ("classifier: mlp\nfeatures: {raw: {}, color: {}}\nmlp: {augment: {crop: 2}}", r"mlp.augment.crop=2 work on images"),
+    ("classifier: mlp\nfeatures: {hog: {}}\nmlp: {augment: {affine: {rotation: 5}}}",
+     r"mlp.augment.affine=\{'rotation': 5.0, 'scale': \[1.0, 1.0\], 'translate': 0.0\} work on images"),
+    ("classifier: mlp\nfeatures: {hog: {}}\nmlp: {augment_crop: 2}", r"mlp.augment.crop=2 work on images"),
+    ("mlp: {augment: {affine: {scale: [0, 1.1]}}}", r"mlp.augment.affine.scale: must be \[low, high\] zoom factors with 0 < low <= high"),
+    ("mlp: {augment: {affine: {scale: [1.2, 0.9]}}}", r"0 < low <= high, e.g. \[0.9, 1.1\] \(got \[1.2, 0.9\]\)"),
+    ("mlp: {augment: {affine: {rotation: 200}}}", r"mlp.augment.affine.rotation: Input should be less than or equal to 180"),
+    ("mlp: {augment: {crop_mode: wrap}}", r"mlp.augment.crop_mode: Input should be 'zero' or 'reflect'"),
+    ("mlp: {augment: {cutout: -1}}", r"mlp.augment.cutout: Input should be greater than or equal to 0"),
+    ("data: {image_size: 16}\nclassifier: mlp\nmlp: {augment: {cutout: 20}}",
+     r"mlp.augment.cutout=20 is larger than the images \(data.image_size=\[16, 16\]\); use at most 16"),
+    ("mlp: {epochs: 10, min_epochs: 12}", r"mlp: min_epochs=12 is more than epochs=10"),
+    ("mlp: {augment_flip: true, augment: {flip: false}}", r"augment_flip=True and augment.flip=False disagree"),
     ("classifier: mlp\nfeatures: {hog: {}}\nmlp: {normalize: channel}", r"mlp.normalize='channel' work on images"),
     ("mlp: {hidden_sizes: [10, 0]}", r"mlp.hidden_sizes: must be positive integers"),
     ("mlp: {optimizer: lion}", r"mlp.optimizer: Input should be 'sgd', 'momentum'"),
@@ -71,9 +83,17 @@ def test_cross_field_rules_fire_when_the_config_is_read(text, message):
 
 
 def test_image_settings_are_fine_on_raw_pixels_and_ignored_by_the_svm():
-    config = parse_config("classifier: mlp\nfeatures: {raw: {}}\nmlp: {augment_flip: true, normalize: channel}")
-    assert config.mlp.augment_flip and config.mlp.hidden_sizes == (100,)
-    assert parse_config("classifier: svm\nfeatures: {hog: {}}\nmlp: {augment_crop: 2}").mlp.augment_crop == 2
+    config = parse_config("classifier: mlp\nfeatures: {raw: {}}\nmlp: {augment: {flip: true}, normalize: channel}")
+    assert config.mlp.augment.flip and config.mlp.hidden_sizes == (100,)
+    assert parse_config("classifier: svm\nfeatures: {hog: {}}\nmlp: {augment: {crop: 2}}").mlp.augment.crop == 2
+    assert parse_config("classifier: mlp\nfeatures: {hog: {}}\nmlp: {augment: {mixup: 0.2}}").mlp.augment.mixup == 0.2
+
+
+def test_old_augment_keys_read_as_the_augment_section_with_the_same_digest():
+    old = parse_config("classifier: mlp\nmlp: {augment_flip: true, augment_crop: 2}")
+    new = parse_config("classifier: mlp\nmlp: {augment: {flip: true, crop: 2}}")
+    assert old.mlp.augment.flip and old.mlp.augment.crop == 2
+    assert old.digest() == new.digest()
 
 
 def test_dropout_per_layer_and_norm_are_read_from_a_config():
@@ -99,11 +119,11 @@ def test_bench_dry_run_rejects_bad_norm_and_dropout(tmp_path, mlp, message):
 def test_bench_dry_run_rejects_a_cross_field_error(tmp_path):
     (tmp_path / "aug.yaml").write_text(
         "name: aug\ndata: {source: digits}\nfeatures: {hog: {pixels_per_cell: 2}}\nclassifier: mlp\n"
-        "mlp: {augment_flip: true}\n"
+        "mlp: {augment: {flip: true}}\n"
     )
     (tmp_path / "batch.yaml").write_text("name: b\nruns:\n  - config: aug.yaml\n")
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["bench", str(tmp_path / "batch.yaml"), "--out", str(out), "--dry-run"])
     assert result.exit_code == 2, result.output
-    assert "aug.yaml" in result.output and "mlp.augment_flip=True work on images" in result.output
+    assert "aug.yaml" in result.output and "mlp.augment.flip=True work on images" in result.output
     assert not out.exists()
