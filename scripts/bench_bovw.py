@@ -84,7 +84,7 @@ def main() -> None:
     blas = [(i["internal_api"], i.get("architecture"), i["num_threads"]) for i in threadpool_info()]
     print(f"BLAS: {blas}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE')}; load average {os.getloadavg()[0]:.1f}")
-    config = load_config(args.config, [f"data.root={Path(args.data).resolve()}"])
+    config = load_config(args.config, [f"data.root={Path(args.data).resolve()}", "data.source=folder"])  # an image folder
     settings = dict(config.features.bovw)
     splits = load_splits(config, progress=False)
     train = splits.train.images[: args.n_train]

@@ -37,7 +37,7 @@ SOLVERS = ("newton", "liblinear-dual", "liblinear-primal", "sgd")
 
 def load_features(config_path: Path, data: Path, bovw_words: int | None):
     """(X_train, y_train, X_val, y_val, label) for a config, via featpipe's feature cache."""
-    overrides = [f"data.root={data}"]
+    overrides = [f"data.root={data}", "data.source=folder"]  # the archive is an image folder
     if bovw_words:
         overrides.append(f"features.bovw.n_words={bovw_words}")
     config = load_config(config_path, overrides)
