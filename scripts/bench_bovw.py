@@ -87,8 +87,9 @@ def main() -> None:
     config = load_config(args.config, [f"data.root={Path(args.data).resolve()}", "data.source=folder"])  # an image folder
     settings = dict(config.features.bovw)
     splits = load_splits(config, progress=False)
-    train = splits.train.images[: args.n_train]
-    labels = splits.train.labels[: args.n_train]
+    # a random subset: the split's images are grouped by class
+    pick = np.sort(np.random.default_rng(config.seed).permutation(len(splits.train.labels))[: args.n_train])
+    train, labels = splits.train.images[pick], splits.train.labels[pick]
     encode = train[: args.n_encode]
     size = settings["patch_size"] if isinstance(settings["patch_size"], int) else settings["patch_size"][0]
     print(f"{config.name}: {settings}\n{len(train)} training images, {len(encode)} encoded for the rates")
