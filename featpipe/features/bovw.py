@@ -47,7 +47,6 @@ class BovwSettings(Section):
     normalize_eps: Float = Field(10.0, gt=0, description="added to each patch's variance (0..255 scale)")
     encoding: choice(ENCODINGS) = "triangle"
     pooling: choice(POOLINGS) = "quadrants"
-    mirror: StrictBool = Field(False, description="add the codes of each image's left-right mirror image (regions kept in place)")
     kmeans: choice(KMEANS) = Field("minibatch", description="full: Lloyd's k-means (empty clusters re-seeded); minibatch: MiniBatchKMeans")
     kmeans_iter: Int = Field(50, ge=1)
     kmeans_init: choice(KMEANS_INITS) = Field("k-means++", description="k-means seeding; random: random patches, as Coates et al.")
@@ -87,12 +86,6 @@ class BagOfVisualWords(ImageFeatureExtractor):
     pooling : {"global", "quadrants", "pyramid"}
         Sum codes over the whole image (K features), its 2x2 quadrants (4K) or both (5K).
         A patch belongs to the quadrant of its top-left position in the grid of positions.
-    mirror : bool
-        Also encode each image's left-right mirror image and add its pooled codes, its left and
-        right quadrants swapped so that every region sums the codes of its own patches and of
-        their mirror images. For a linear classifier this is training on flipped copies and
-        averaging the scores of an image and its mirror, at twice the encoding cost and the same
-        feature count.
     kmeans : {"full", "minibatch"}
         scikit-learn KMeans (Lloyd, n_init=1; it re-seeds empty clusters with far points, the
         standard k-means of Coates et al.) or MiniBatchKMeans.
@@ -122,8 +115,7 @@ class BagOfVisualWords(ImageFeatureExtractor):
 
     def __init__(self, *, n_words: int = 400, patch_size: Any = 6, n_patches: int = 100_000, stride: int = 1,
                  whiten: bool = True, whiten_eps: float = 0.1, normalize_eps: float = 10.0,
-                 encoding: str = "triangle", pooling: str = "quadrants", mirror: bool = False,
-                 kmeans: str = "minibatch",
+                 encoding: str = "triangle", pooling: str = "quadrants", kmeans: str = "minibatch",
                  kmeans_iter: int = 50, kmeans_init: str = "k-means++", chunk_size: int = 32,
                  n_jobs: int | None = None, memory_limit_mb: int | None = None,
                  random_state: int | None = None) -> None:
@@ -136,7 +128,6 @@ class BagOfVisualWords(ImageFeatureExtractor):
         self.normalize_eps = normalize_eps
         self.encoding = encoding
         self.pooling = pooling
-        self.mirror = mirror
         self.kmeans = kmeans
         self.kmeans_iter = kmeans_iter
         self.kmeans_init = kmeans_init
@@ -208,8 +199,6 @@ class BagOfVisualWords(ImageFeatureExtractor):
         height, width, channels = image_shape[1:]
         limit, words, jobs, sizes = self._memory_limit_mb(), self.n_words, self._n_jobs(), self._patch_sizes()
         output = n_images * REGIONS[self.pooling] * words * len(sizes) * 4
-        if self.mirror:  # the mirror images' codes, before they are added
-            output += n_images * REGIONS[self.pooling] * words * 4
         for size in sizes:
             dims = size * size * channels
             positions = ((height - size) // self.stride + 1) * ((width - size) // self.stride + 1)
@@ -263,12 +252,7 @@ class BagOfVisualWords(ImageFeatureExtractor):
         parts = []
         for k, size in enumerate(self.patch_sizes_):
             encoder = self._encoder(k)
-            codes = encode_images(encoder, images, self.chunk_size, self._n_jobs(), f"BoVW {size}x{size}")
-            if self.mirror:
-                mirrored = encode_images(encoder, images[:, :, ::-1], self.chunk_size, self._n_jobs(),
-                                         f"BoVW {size}x{size} mirrored")
-                codes += swap_left_right(mirrored, self.pooling, self.n_words)
-            parts.append(codes)
+            parts.append(encode_images(encoder, images, self.chunk_size, self._n_jobs(), f"BoVW {size}x{size}"))
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
     def _encoder(self, which: int) -> PatchEncoder:
@@ -276,15 +260,6 @@ class BagOfVisualWords(ImageFeatureExtractor):
         zca = self.zca_[which] if self.zca_ else None
         return PatchEncoder(self.patch_sizes_[which], self.stride, self.normalize_eps, mean, zca,
                             self.codebook_[which], self.encoding, self.pooling)
-
-
-def swap_left_right(codes: np.ndarray, pooling: str, n_words: int) -> np.ndarray:
-    """Pooled codes (N, regions * K) with the left and right quadrants exchanged (global part unchanged)."""
-    if pooling == "global":
-        return codes
-    n = len(codes)
-    quadrants = codes[:, -4 * n_words:].reshape(n, 4, n_words)[:, [1, 0, 3, 2]].reshape(n, -1)
-    return np.concatenate([codes[:, :-4 * n_words], quadrants], axis=1) if pooling == "pyramid" else quadrants
 
 
 def dead_words(labels: np.ndarray, n_words: int) -> int:

@@ -169,29 +169,3 @@ def test_kmeans_reports_its_start_and_end_when_progress_is_on(capsys):
     finally:
         show_progress.set(None)
     assert capsys.readouterr().err == ""
-
-
-@pytest.mark.parametrize("pooling", ["global", "quadrants", "pyramid"])
-def test_mirror_codes_follow_the_image_when_it_is_flipped(pooling, rng, make_smooth):
-    # with mirror=True an image's features are P(x) + swap(P(flip x)), so flipping the image
-    # swaps its left and right regions' features and changes nothing else
-    images = make_smooth(rng, 4, 12, 13)
-    bovw = BagOfVisualWords(n_words=5, patch_size=3, n_patches=300, kmeans_iter=5, pooling=pooling, mirror=True,
-                            random_state=0).fit(images)
-    codes, flipped = bovw.transform(images), bovw.transform(images[:, :, ::-1])
-    if pooling == "global":
-        expected = codes
-    else:
-        quadrants = codes[:, -20:].reshape(4, 4, 5)[:, [1, 0, 3, 2]].reshape(4, -1)
-        expected = quadrants if pooling == "quadrants" else np.concatenate([codes[:, :5], quadrants], axis=1)
-        assert not np.allclose(codes, flipped)  # the regions do change places
-    np.testing.assert_allclose(flipped, expected, rtol=1e-5, atol=1e-4)
-
-
-def test_mirror_adds_the_mirror_images_codes(rng, make_smooth):
-    images = make_smooth(rng, 4, 12, 12)
-    bovw = BagOfVisualWords(n_words=5, patch_size=3, n_patches=300, kmeans_iter=5, pooling="global", mirror=True,
-                            random_state=0).fit(images)
-    mirrored = bovw.transform(images)
-    bovw.set_params(mirror=False)
-    np.testing.assert_allclose(mirrored, bovw.transform(images) + bovw.transform(images[:, :, ::-1]), rtol=1e-5, atol=1e-4)
