@@ -15,7 +15,7 @@ The machine is shared: every rate is the best of --rounds, and the load average 
 with OpenBLAS' environment overrides unset, so its fast kernel runs (the kernel is printed):
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE FEATPIPE_CACHE=... \\
-        python scripts/bench_bovw.py [--config ...] [--n-train 10000] [--n-encode 2000]
+        python scripts/bench_bovw.py [--config ...] [--n-train 10000] [--n-encode 2000] [--set KEY=VALUE]
 """
 
 from __future__ import annotations
@@ -79,16 +79,19 @@ def main() -> None:
     parser.add_argument("--n-encode", type=int, default=2_000, help="images encoded for the GFLOP/s figures")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-svm", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, as featpipe run --set (e.g. features.bovw.n_patches=50000)")
     args = parser.parse_args()
 
     blas = [(i["internal_api"], i.get("architecture"), i["num_threads"]) for i in threadpool_info()]
     print(f"BLAS: {blas}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE')}; load average {os.getloadavg()[0]:.1f}")
-    config = load_config(args.config, [f"data.root={Path(args.data).resolve()}"])
+    config = load_config(args.config, [f"data.root={Path(args.data).resolve()}", "data.source=folder", *args.set])
     settings = dict(config.features.bovw)
     splits = load_splits(config, progress=False)
-    train = splits.train.images[: args.n_train]
-    labels = splits.train.labels[: args.n_train]
+    # a random subset: the split's images are grouped by class
+    pick = np.sort(np.random.default_rng(config.seed).permutation(len(splits.train.labels))[: args.n_train])
+    train, labels = splits.train.images[pick], splits.train.labels[pick]
     encode = train[: args.n_encode]
     size = settings["patch_size"] if isinstance(settings["patch_size"], int) else settings["patch_size"][0]
     print(f"{config.name}: {settings}\n{len(train)} training images, {len(encode)} encoded for the rates")
