@@ -202,13 +202,23 @@ def _metrics_data(run: RunRecord) -> dict | None:
 
 def _data_set_key(run: RunRecord, data: dict | None, known_source: str | None) -> str:
     section = run.config.get("data") if isinstance(run.config.get("data"), dict) else {}
-    settings = {k: v for k, v in section.items() if k not in SPLIT_KEYS and k != "source"}
-    source = (data or {}).get("source") or known_source or section.get("source")
+    named = (data or {}).get("source") or known_source  # a finished run names the file it read
+    ignored = (*SPLIT_KEYS, "source", *(("root",) if named else ()))  # the config's spelling of that file
+    settings = {k: v for k, v in section.items() if k not in ignored}
     # a split's source names the split ("digits|split(val_fraction=0.1, seed=9):train"): same data set
-    source = str(source).split("|split(")[0]
+    source = _one_spelling(str(named or section.get("source")).split("|split(")[0])
     if data is not None and not section:  # an unreadable config: the metrics alone say what data it was
         settings = {"class_names": data.get("class_names"), "image_shape": data.get("image_shape")}
     return json.dumps({"source": source, **settings}, sort_keys=True, default=str)
+
+
+def _one_spelling(source: str) -> str:
+    """``folder:/a/b/../shared/x.tar.gz[train]`` as ``folder:/a/shared/x.tar.gz[train]``: one file, one key."""
+    kind, sep, rest = source.partition(":")
+    if not sep or not rest:
+        return source
+    path, bracket, tail = rest.partition("[")
+    return f"{kind}:{os.path.normpath(path)}{bracket}{tail}"
 
 
 def _config_data_key(run: RunRecord) -> str:

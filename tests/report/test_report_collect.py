@@ -86,6 +86,22 @@ def test_runs_are_grouped_by_data_fingerprint(tmp_path):
     assert "1111111111" in groups[0].label and "2222222222" in groups[1].label
 
 
+def test_one_file_reached_by_two_spellings_is_one_data_set(tmp_path):
+    """Runs that read the same archive through `a/main/../shared/x` and `a/shared/x` share a section."""
+    spellings = {"near": ("/a/shared/x.tar.gz", "/a/shared/x.tar.gz"),
+                 "far": ("/a/main/../shared/x.tar.gz", "../shared/x.tar.gz"),
+                 "other": ("/a/other/y.tar.gz", "/a/other/y.tar.gz")}
+    for name, (resolved, configured) in spellings.items():
+        run_dir = write_run(tmp_path, name)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics["data"]["source"] = f"folder:{resolved}[train]|split(val_fraction=0.1, seed=0):train"
+        (run_dir / "metrics.json").write_text(json.dumps(metrics))
+        config = (run_dir / "config.yaml").read_text()
+        (run_dir / "config.yaml").write_text(config.replace("data:\n", f"data:\n  root: {configured}\n", 1))
+    groups = group_by_data(collect_runs(tmp_path).runs)
+    assert sorted(sorted(run.name for run in g.runs) for g in groups) == [["far", "near"], ["other"]]
+
+
 def test_batch_manifest_adds_swept_values_and_runs_not_started(tmp_path):
     """A batch folder lists planned runs: found ones get their swept values, the rest show as pending/running."""
     write_run(tmp_path, "hog-svm-aaaa")
