@@ -2,7 +2,8 @@
 
 Archives come from users and mirrors, so every member is checked before anything is written:
 no absolute paths, no ``..``, no links, no devices or FIFOs, nothing that resolves outside the
-target folder, and nothing sparse. Python's ``filter="data"`` runs as a second line of defence.
+target folder, and nothing sparse. Python's ``filter="data"`` runs as a second line of defence
+where it exists (3.11.4+).
 
 Archive bombs are bounded by `ArchiveLimits` (total bytes, member count, compression ratio,
 bytes per member, and the free disk space): the declared sizes are checked header by header
@@ -144,8 +145,7 @@ def _extract_checked(archive: Path, dest: Path, *, progress: bool, limits: Archi
                                  enabled=progress) as bar:
                 for member in members:
                     bar.update(1)
-                    # Second line of defence: Python's "data" filter (3.11.4+) vets the member again.
-                    tar.extract(member, dest, filter="data")
+                    _extract_member(tar, member, dest)
                     if member.isfile():
                         # Counted again on disk: the limits hold whatever the headers claimed.
                         size = os.path.getsize(dest / member.name)
@@ -156,10 +156,35 @@ def _extract_checked(archive: Path, dest: Path, *, progress: bool, limits: Archi
                             raise _over(archive, f"extracting it wrote over {limits.max_bytes:,} bytes", "max_bytes")
     except DataError:
         raise
-    except tarfile.FilterError as exc:
+    except _FILTER_ERRORS as exc:
         raise DataError(f"refusing to extract {archive}: {exc}") from exc
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DataError(f"cannot extract archive {archive}: {exc} (corrupt or not a .tar.gz?)") from exc
+
+
+#: Python 3.11.4+ (and 3.8.17+, 3.9.17+, 3.10.12+) vets extracted members with its "data" filter.
+_HAS_DATA_FILTER = hasattr(tarfile, "data_filter")
+_FILTER_ERRORS = (tarfile.FilterError,) if hasattr(tarfile, "FilterError") else ()
+
+
+def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:
+    """Write one checked member (a plain file or folder) under `dest`.
+
+    Where Python has the "data" filter it vets the member again (a second line of defence);
+    older 3.11 releases lack it, so the member's bytes are copied into a new file of default
+    permissions instead: no link, device, owner or mode from the archive is ever applied.
+    """
+    if _HAS_DATA_FILTER:
+        tar.extract(member, dest, filter="data")
+        return
+    target = dest / member.name
+    if member.isdir():
+        target.mkdir(parents=True, exist_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = tar.extractfile(member)
+    with source, open(target, "xb") as out:
+        shutil.copyfileobj(source, out)
 
 
 def _checked_members(tar: tarfile.TarFile, archive: Path, dest: Path, limits: ArchiveLimits) -> list:

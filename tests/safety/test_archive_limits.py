@@ -99,6 +99,27 @@ def test_ordinary_archive_still_loads(cli, tmp_path):
     cli("data", "info", archive, "-q", code=0, says=["train: 8 images"])
 
 
+@pytest.mark.parametrize("data_filter", [True, False], ids=["python-data-filter", "python-3.11.0-3"])
+def test_extraction_with_and_without_pythons_data_filter(tmp_path, isolated_cache, monkeypatch, data_filter):
+    """Python before 3.11.4 has no tarfile "data" filter: the members are copied out by hand,
+    with the same bytes and without the archive's permission bits (here a setuid 0o4777)."""
+    if data_filter and not hasattr(tarfile, "data_filter"):
+        pytest.skip("this Python has no tarfile data filter")
+    monkeypatch.setattr(archive_module, "_HAS_DATA_FILTER", data_filter)
+    members = images(2)
+    archive = tmp_path / "modes.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o4777
+            tar.addfile(info, io.BytesIO(data))
+    root = extract_archive(archive, progress=False)
+    for name, data in members:
+        written = root / name
+        assert written.read_bytes() == data
+        assert not written.stat().st_mode & 0o6000  # no setuid/setgid from the archive
+
+
 def _dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
