@@ -30,7 +30,7 @@ import numpy as np
 from featpipe import pipeline
 from featpipe.config import load_config
 from featpipe.data.cache import cache_root
-from featpipe.features.cache import FeatureCache, fit_transform_cached
+from featpipe.features.cache import FeatureCache, cached_features
 from featpipe.features.pq import ProductQuantizer
 from featpipe.runner import load_splits
 from featpipe.svm import LinearSVM
@@ -44,9 +44,10 @@ def load_fisher(config_path: Path, data: Path):
     splits = load_splits(config, progress=False)
     cache = FeatureCache(cache_root(config.data.cache_dir) / "feature-cache")
     start = time.perf_counter()
-    _, features, _, hits = fit_transform_cached(
+    result = cached_features(
         pipeline.build_features(config.features, config.seed), splits.train.images, splits.train.fingerprint(),
         {name: (ds.images, ds.fingerprint()) for name, ds in splits.named().items()}, cache, config.seed)
+    features, hits = result.features, result.hits
     print(f"{config.name}: Fisher vectors {features['train'].shape} + {features['val'].shape} in "
           f"{time.perf_counter() - start:.0f} s (cache hits {hits})", flush=True)
     return features["train"], splits.train.labels, features["val"], splits.val.labels

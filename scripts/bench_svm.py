@@ -27,7 +27,7 @@ from sklearn.svm import LinearSVC
 from featpipe import pipeline
 from featpipe.config import load_config
 from featpipe.data.cache import cache_root
-from featpipe.features.cache import FeatureCache, fit_transform_cached
+from featpipe.features.cache import FeatureCache, cached_features
 from featpipe.runner import load_splits
 from featpipe.svm import LinearSVM
 
@@ -45,9 +45,10 @@ def load_features(config_path: Path, data: Path, bovw_words: int | None):
     cache = FeatureCache(cache_root(config.data.cache_dir) / "feature-cache")
     extractor = pipeline.build_features(config.features, config.seed)
     start = time.perf_counter()
-    _, features, _, hits = fit_transform_cached(
+    result = cached_features(
         extractor, splits.train.images, splits.train.fingerprint(),
         {name: (ds.images, ds.fingerprint()) for name, ds in splits.named().items()}, cache, config.seed)
+    features, hits = result.features, result.hits
     seconds = time.perf_counter() - start
     print(f"{config.name}: features {features['train'].shape} {features['train'].dtype} in {seconds:.0f} s "
           f"(cache hits {hits})", flush=True)

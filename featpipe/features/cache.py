@@ -195,19 +195,6 @@ class CachedFeatures:
     cost: dict[str, float | None]
 
 
-def fit_transform_cached(
-    extractor: Any,
-    fit_images: np.ndarray,
-    fit_fingerprint: str,
-    splits: Mapping[str, tuple[np.ndarray, str]],
-    cache: FeatureCache | None,
-    seed: int | None,
-) -> tuple[Any, dict[str, np.ndarray], dict[str, float], dict[str, bool]]:
-    """`cached_features` as (fitted, features, seconds, hits), for callers that need no cost."""
-    result = cached_features(extractor, fit_images, fit_fingerprint, splits, cache, seed)
-    return result.fitted, result.features, result.seconds, result.hits
-
-
 def cached_features(
     extractor: Any,
     fit_images: np.ndarray,

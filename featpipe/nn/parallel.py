@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-__all__ = ["MIN_SPLIT_MACS", "matmul", "single_threaded_blas"]
+__all__ = ["MIN_SPLIT_MACS", "matmul", "single_threaded_blas", "worker_pool"]
 
 #: Products with fewer multiply-adds than this run as one call (a hand-off costs ~10-50 us).
 MIN_SPLIT_MACS = 1 << 22
@@ -49,7 +49,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, n_thread
         return np.dot(a, b, out=out)
     step = -(-m // (n_threads * _ROW_ALIGN)) * _ROW_ALIGN
     bands = [(s, min(s + step, m)) for s in range(0, m, step)]
-    pool = _pool(len(bands) - 1)
+    pool = worker_pool(len(bands) - 1)
     futures = [pool.submit(_dot_rows, a, b, out, s, e) for s, e in bands[1:]]
     _dot_rows(a, b, out, *bands[0])
     for future in futures:
@@ -76,9 +76,10 @@ def _forget_pools_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """A process-wide pool of ``workers`` threads, created on first use."""
+def worker_pool(workers: int) -> ThreadPoolExecutor:
+    """The process-wide pool of ``workers`` threads (created on first use) that the network's
+    products and the optimizers' updates share out their work on."""
     with _POOLS_LOCK:
         if workers not in _POOLS:
-            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="featpipe-matmul")
+            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="featpipe-nn")
         return _POOLS[workers]

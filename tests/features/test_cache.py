@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from featpipe.features import HOG, BagOfVisualWords, ColorHistogram, FeatureConcat
-from featpipe.features.cache import FeatureCache, extractor_description, fit_transform_cached
+from featpipe.features.cache import FeatureCache, cached_features, extractor_description
 
 
 def run(extractor, images, cache, seed=0):
     splits = {"train": (images, "fp-train"), "val": (images[:3], "fp-val")}
-    return fit_transform_cached(extractor, images, "fp-train", splits, cache, seed)
+    result = cached_features(extractor, images, "fp-train", splits, cache, seed)
+    return result.fitted, result.features, result.seconds, result.hits
 
 
 def test_key_is_stable_and_sensitive():
@@ -57,7 +58,7 @@ def test_changed_setting_seed_or_data_misses(tmp_path, photo_tiles):
     assert run(HOG(orientations=8), photo_tiles, cache)[3] == {"fit": False, "train": False, "val": False}
     assert run(HOG(), photo_tiles, cache, seed=1)[3]["fit"] is False
     splits = {"val": (photo_tiles[:3], "fp-other")}
-    assert fit_transform_cached(HOG(), photo_tiles, "fp-train", splits, cache, 0)[3] == {"fit": True, "val": False}
+    assert cached_features(HOG(), photo_tiles, "fp-train", splits, cache, 0).hits == {"fit": True, "val": False}
 
 
 def test_without_cache_just_computes(photo_tiles):

@@ -24,12 +24,11 @@ arrays and numbers, for checkpoints, and restored by `load_state_dict`.
 
 from __future__ import annotations
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
+
+from ..parallel import worker_pool
 
 __all__ = ["CHUNK", "Optimizer"]
 
@@ -86,7 +85,7 @@ class Optimizer:
             self._run(tasks, self._scratch[0])
             return
         share = -(-len(tasks) // n_threads)
-        pool = _pool(n_threads - 1)
+        pool = worker_pool(n_threads - 1)
         futures = [
             pool.submit(self._run, tasks[k * share : (k + 1) * share], self._scratch[k])
             for k in range(1, n_threads)
@@ -134,28 +133,6 @@ class Optimizer:
         np.multiply(w, decay, out=s)
         s += g
         return s
-
-
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _forget_pools_after_fork() -> None:
-    # A forked child inherits the pool objects but not their threads: tasks would never run.
-    global _POOLS_LOCK
-    _POOLS.clear()
-    _POOLS_LOCK = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pools_after_fork)
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """A process-wide pool of ``workers`` threads, created on first use."""
-    with _POOLS_LOCK:
-        if workers not in _POOLS:
-            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="featpipe-optim")
-        return _POOLS[workers]
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
