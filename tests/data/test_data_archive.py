@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from data_builders import file_member, make_tar, png_bytes, tar_folder
 
+from featpipe.data import archive as archive_module
 from featpipe.data import load_source
 from featpipe.data.archive import extract_archive
 from featpipe.errors import DataError
@@ -103,18 +104,18 @@ def test_corrupt_archive_is_a_data_error(tmp_path):
 def test_interrupted_extraction_leaves_nothing_usable(png_folder, tmp_path, isolated_cache, monkeypatch):
     root, _ = png_folder
     archive = tar_folder(root, tmp_path / "pets.tar.gz")
-    real_extract = tarfile.TarFile.extract
+    real_extract = archive_module._extract_member
     count = []
 
-    def extract_then_die(self, member, path="", **kwargs):
+    def extract_then_die(tar, member, dest):
         count.append(member)
         if len(count) == 6:
             raise KeyboardInterrupt  # e.g. Ctrl-C in the middle of the archive
-        return real_extract(self, member, path, **kwargs)
+        return real_extract(tar, member, dest)
 
-    monkeypatch.setattr(tarfile.TarFile, "extract", extract_then_die)
+    monkeypatch.setattr(archive_module, "_extract_member", extract_then_die)
     with pytest.raises(KeyboardInterrupt):
         extract_archive(archive, progress=False)
     assert list((isolated_cache / "extracted").iterdir()) == []  # temp folder removed, no target
-    monkeypatch.setattr(tarfile.TarFile, "extract", real_extract)
+    monkeypatch.setattr(archive_module, "_extract_member", real_extract)
     assert len(load(archive)["train"]) == 7

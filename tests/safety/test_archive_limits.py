@@ -147,16 +147,16 @@ def test_leftovers_of_dead_processes_are_removed_on_the_next_load(tmp_path, isol
 def test_a_killed_extraction_is_cleaned_up(tmp_path, isolated_cache):
     archive = make_archive(tmp_path / "slow.tar.gz", images(20))
     script = textwrap.dedent(f"""
-        import tarfile, time
+        import time
         from pathlib import Path
-        from featpipe.data.archive import extract_archive
-        real = tarfile.TarFile.extract
-        def slow(self, *args, **kwargs):
-            real(self, *args, **kwargs)
+        from featpipe.data import archive as archive_module
+        real = archive_module._extract_member
+        def slow(*args):
+            real(*args)
             Path({str(tmp_path / 'started')!r}).touch()
             time.sleep(60)
-        tarfile.TarFile.extract = slow
-        extract_archive({str(archive)!r}, progress=False)
+        archive_module._extract_member = slow
+        archive_module.extract_archive({str(archive)!r}, progress=False)
     """)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     child = subprocess.Popen([sys.executable, "-c", script], env=env)
