@@ -166,7 +166,7 @@ def _compute_features(config: Config, splits: Splits, progress: bool):
         cache = FeatureCache(cache_root(config.data.cache_dir) / "feature-cache")
     extractor = pipeline.build_features(config.features, config.seed)
     named = splits.named()
-    token = show_progress.set(None if progress else False)
+    token = show_progress.set(bool(progress))  # plain lines in a log, a bar on a terminal (featpipe.progress)
     try:
         return cached_features(
             extractor, splits.train.images, splits.train.fingerprint(),

@@ -1,6 +1,10 @@
 """featpipe.progress: a bar on a terminal, plain lines (no \\r) elsewhere, nothing when quiet."""
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,3 +102,16 @@ def png_folder_for_progress(tmp_path, monkeypatch):
         for i in range(2):
             Image.fromarray(np.full((4, 4, 3), 60 * i, dtype=np.uint8)).save(root / "train" / cls / f"{i}.png")
     return root
+
+
+def test_a_run_logged_to_a_file_shows_its_feature_stages(tmp_path):
+    """`featpipe run` with stderr going to a log: the feature extraction (the longest stage of a
+    Fisher or BoVW run) reports in plain lines like the data loading, and -q silences it."""
+    repo = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "featpipe", "run", str(repo / "configs" / "digits" / "fisher_svm.yaml"),
+               "--out", str(tmp_path / "runs")]
+    env = {**os.environ, "FEATPIPE_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(repo)}
+    logged = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stderr
+    assert "Fisher vectors: started" in logged and "Fisher vectors: done" in logged and "\r" not in logged
+    quiet = subprocess.run([*command, "--name", "again", "-q"], env=env, capture_output=True, text=True, check=True)
+    assert "Fisher vectors" not in quiet.stderr
