@@ -168,17 +168,19 @@ def _train_epoch(settings, epoch, network, optimizer, schedule, loss_fn, inputs,
         xb = buffer[:m]
         np.take(X, idx, axis=0, out=xb, mode="clip")  # 'clip' avoids a buffered copy
         yb = y[idx]
-        started = time.perf_counter()
         if augment:
+            started = time.perf_counter()
             images = xb.reshape(m, *settings.input_shape)
             xb[...] = augment_batch(images, rng, settings.augment, fill=inputs.fill).reshape(m, -1)
-        if inputs.batch_mean is not None:
+            augment_time += time.perf_counter() - started
+        if inputs.batch_mean is not None:  # not augmentation: left out of augment_time
             apply_standardization(xb, inputs.batch_mean, inputs.batch_std, out=xb)
         batch_loss = loss_fn
         if mix_alpha:
+            started = time.perf_counter()
             xb[...], partner, lam = mixup(xb, mix_alpha, rng)
             batch_loss = _mixed_loss(loss_fn, yb[partner], lam)
-        augment_time += time.perf_counter() - started
+            augment_time += time.perf_counter() - started
         loss, scores = network.forward_backward(xb, yb, batch_loss, rng if settings.dropout else None)
         _check_divergence(settings, state, loss, epoch, b)
         total_loss += loss * m
