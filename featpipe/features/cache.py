@@ -38,7 +38,6 @@ from .. import atomic, model_io
 logger = logging.getLogger(__name__)
 
 _KEY_FORMAT = 1
-_PAIR_ATTEMPTS = 5  # writes of an estimator's .npz + .json before giving up on a concurrent writer
 
 
 class FeatureCache:
@@ -107,17 +106,24 @@ class FeatureCache:
 
     # ------------------------------------------------------------------ estimators
 
-    def _estimator_paths(self, key: str) -> tuple[Path, Path]:
+    def _estimator_paths(self, key: str, digest: str | None = None) -> tuple[Path, Path]:
+        """The .json of `key`, and the .npz it names: ``<key>.<digest>.npz``, so two writers of
+        one key each write their own arrays and the .json written last always names its own
+        (``<key>.npz`` without a digest: entries written before arrays were named by content)."""
         base = self.root / "estimators" / _checked(key)
-        return base.with_suffix(".json"), base.with_suffix(".npz")
+        npz = base.with_suffix(".npz") if digest is None else base.with_name(f"{base.name}.{digest[:16]}.npz")
+        return base.with_suffix(".json"), npz
 
     def load_estimator(self, key: str) -> Any | None:
         """The fitted estimator cached under `key`, or None if absent, torn or unreadable."""
-        json_path, npz_path = self._estimator_paths(key)
-        if not (json_path.is_file() and npz_path.is_file()):
+        json_path = self._estimator_paths(key)[0]
+        if not json_path.is_file():
             return None
         try:
             document = json.loads(json_path.read_text(encoding="utf-8"))
+            npz_path = self._estimator_paths(key, str(document.get("npz_sha256")))[1]
+            if not npz_path.is_file():
+                npz_path = self._estimator_paths(key)[1]
             payload = npz_path.read_bytes()
             if document.get("npz_sha256") != hashlib.sha256(payload).hexdigest():
                 raise ValueError("the .npz does not belong with this .json (written concurrently or damaged)")
@@ -140,19 +146,14 @@ class FeatureCache:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         payload = buffer.getvalue()
-        json_path, npz_path = self._estimator_paths(key)
-        document = {"npz_sha256": hashlib.sha256(payload).hexdigest(), "tree": tree}
-        # Two writers of one key can interleave (npz A, npz B, json B, json A) and leave a pair
-        # that does not belong together: write again until the pair on disk matches. The last
-        # thing any writer does is such a check, so the entry ends whole.
-        for _ in range(_PAIR_ATTEMPTS):
-            atomic.write_bytes(npz_path, payload)
-            if seconds is not None:  # plus the time of writing it, so the entry costs what its run spent
-                document.update(seconds=round(seconds + time.perf_counter() - start, 4),
-                                transform_included=transform_included)
-            atomic.write_json(json_path, document)
-            if _pair_matches(json_path, npz_path):
-                break
+        digest = hashlib.sha256(payload).hexdigest()
+        json_path, npz_path = self._estimator_paths(key, digest)
+        atomic.write_bytes(npz_path, payload)
+        document = {"npz_sha256": digest, "tree": tree}
+        if seconds is not None:  # plus the time of writing it, so the entry costs what its run spent
+            document.update(seconds=round(seconds + time.perf_counter() - start, 4),
+                            transform_included=transform_included)
+        atomic.write_json(json_path, document)  # last: the entry exists once it names its arrays
 
     def estimator_cost(self, key: str) -> dict:
         """What fitting the estimator under `key` cost: ``{"seconds": float | None, "transform_included": bool}``
@@ -291,15 +292,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON-able")
-
-
-def _pair_matches(json_path: Path, npz_path: Path) -> bool:
-    """Whether the .json on disk names the .npz on disk (by its SHA-256)."""
-    try:
-        digest = hashlib.sha256(npz_path.read_bytes()).hexdigest()
-    except OSError:
-        return False
-    return _read_json(json_path).get("npz_sha256") == digest
 
 
 def _read_json(path: Path) -> dict:
