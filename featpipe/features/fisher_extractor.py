@@ -26,7 +26,7 @@ from ._images import check_int, check_min_size, chunk_starts
 from .color_stats import SPACES, _OPPONENT, color_planes, color_stats_dims, local_color_stats
 from .dense_grid import CELLS, DenseGrid
 from .fisher import fisher_dims, fisher_from_moments, power_l2
-from .mixture_stats import Pyramid, mixture_moments, pyramid_regions
+from .mixture_stats import Pyramid, fill_squares, mixture_centre, mixture_moments, pyramid_regions, stacked_buffer
 from .sift import SIFT_DIMS, dense_sift, orientation_maps, sift_glyph
 from .vlad import vlad_from_moments
 
@@ -261,20 +261,23 @@ class FisherVectors(ImageFeatureExtractor):
         """Unnormalized (n, R, dims) encoding of one chunk's descriptors (n, T, d) of type k."""
         n_images, n_descriptors, dims = descriptors.shape
         flat = descriptors[:, pyramid.order].reshape(n_images * n_descriptors, dims)
-        # feature-major projection into the [x; x^2] buffer (D or 2D, n * T) mixture_moments takes
+        # feature-major projection into the Y = [x; x^2; 1] buffer ([x; 1] for VLAD) mixture_moments takes
         soft = settings.encoding == "fisher"
         components = self.pca_components_[k]
         n_dims = len(components)
-        stacked = np.empty(((2 if soft else 1) * n_dims, len(flat)), dtype=np.float32)
+        stacked = stacked_buffer(n_dims, len(flat), second=soft)
         np.matmul(components, flat.T, out=stacked[:n_dims])
-        stacked[:n_dims] -= (components @ self.pca_mean_[k])[:, None]
+        # centred on the mixture's mean (mixture_centre: exact float32 moments); the PCA mean goes with it
+        centre = mixture_centre(self.gmm_weights_[k], self.gmm_means_[k])
+        means = self.gmm_means_[k] - centre
+        stacked[:n_dims] -= (components @ self.pca_mean_[k] + centre.astype(np.float32))[:, None]
         if soft:
-            np.multiply(stacked[:n_dims], stacked[:n_dims], out=stacked[n_dims:])
-        moments = mixture_moments(stacked, n_images, pyramid, self.gmm_weights_[k], self.gmm_means_[k],
+            fill_squares(stacked, n_dims)
+        moments = mixture_moments(stacked, n_images, pyramid, self.gmm_weights_[k], means,
                                   self.gmm_covariances_[k], soft=soft)
         if not soft:
-            return vlad_from_moments(*moments, self.gmm_means_[k])
-        return fisher_from_moments(*moments, pyramid.counts, self.gmm_weights_[k], self.gmm_means_[k],
+            return vlad_from_moments(*moments, means)
+        return fisher_from_moments(*moments, pyramid.counts, self.gmm_weights_[k], means,
                                    self.gmm_covariances_[k], settings.include_weights)
 
 

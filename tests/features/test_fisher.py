@@ -63,7 +63,7 @@ def test_pyramid_regions_pool_their_own_descriptors(gmm_and_descriptors):
     places = rng.uniform(0, 1, size=(70, 2))
     pyramid = pyramid_regions(places, (1, 1), [(1, 1), (2, 2), (3, 1)])
     assert pyramid.n_regions == 8 and pyramid.counts[0] == 70 and pyramid.counts[1:5].sum() == 70
-    stacked = stack_powers(sets[:, pyramid.order].reshape(-1, 12), 12)
+    stacked = stack_powers(sets[:, pyramid.order].reshape(-1, 12))
     mass, first, second = mixture_moments(stacked, 5, pyramid, gmm.weights_, gmm.means_, gmm.covariances_)
     fv = fisher_from_moments(mass, first, second, pyramid.counts, gmm.weights_, gmm.means_, gmm.covariances_)
     regions = [(0, np.ones(70, bool))]
