@@ -25,8 +25,9 @@ from ._base import ImageFeatureExtractor
 from ._images import check_int, check_min_size, chunk_starts
 from .color_stats import SPACES, _OPPONENT, color_planes, color_stats_dims, local_color_stats
 from .dense_grid import CELLS, DenseGrid
-from .fisher import fisher_dims, fisher_from_moments, power_l2
-from .mixture_stats import Pyramid, fill_squares, mixture_centre, mixture_moments, pyramid_regions, stacked_buffer
+from .fisher import fisher_coefficients, fisher_dims, fisher_from_moments, power_l2
+from .mixture_stats import (Pyramid, fill_squares, log_likelihood_matrix, mixture_centre, mixture_moments,
+                            nearest_mean_matrix, pyramid_regions, stacked_buffer)
 from .sift import SIFT_DIMS, dense_sift, orientation_maps, sift_glyph
 from .vlad import vlad_from_moments
 
@@ -246,18 +247,36 @@ class FisherVectors(ImageFeatureExtractor):
         n_blocks = len(settings.descriptors) * pyramid.n_regions
         per_type = pyramid.n_regions * self._dims_per_region(settings)
         out = np.empty((len(images), len(settings.descriptors) * per_type), dtype=np.float32)
-        scale = np.float32(1.0 / np.sqrt(n_blocks))
+        scale = 1.0 / np.sqrt(n_blocks)
+        encoders = [self._encoder(k, pyramid, settings) for k in range(len(settings.descriptors))]
         for start, stop in chunk_starts(len(images), self.chunk_size, "Fisher vectors"):
             for k, kind in enumerate(settings.descriptors):
                 descriptors, _ = _describe(images[start:stop], kind, settings, order=pyramid.order)
-                encoded = self._encode(descriptors, k, pyramid, settings)
+                encoded = self._encode(descriptors, k, pyramid, settings, encoders[k])
                 if settings.improved:
-                    power_l2(encoded, settings.power)
-                    encoded *= scale
+                    power_l2(encoded, settings.power, scale)
                 out[start:stop, k * per_type:(k + 1) * per_type] = encoded.reshape(stop - start, -1)
         return out
 
-    def _encode(self, descriptors: np.ndarray, k: int, pyramid: Pyramid, settings: FisherSettings) -> np.ndarray:
+    def _encoder(self, k: int, pyramid: Pyramid, settings: FisherSettings) -> dict[str, Any]:
+        """What encoding descriptors of type k needs, computed once per transform rather than per chunk.
+
+        Descriptors are encoded centred on the mixture's mean (`mixture_centre`: exact float32
+        moments), so the PCA mean and that centre are subtracted together, and the means shifted.
+        """
+        centre = mixture_centre(self.gmm_weights_[k], self.gmm_means_[k])
+        means = np.asarray(self.gmm_means_[k], dtype=np.float64) - centre
+        weights, variances = self.gmm_weights_[k], self.gmm_covariances_[k]
+        fisher = settings.encoding == "fisher"
+        return {
+            "shift": (self.pca_components_[k] @ self.pca_mean_[k] + centre.astype(np.float32))[:, None],
+            "means": means,
+            "matrix": log_likelihood_matrix(weights, means, variances) if fisher else nearest_mean_matrix(means),
+            "coefficients": fisher_coefficients(pyramid.counts, weights, means, variances) if fisher else None,
+        }
+
+    def _encode(self, descriptors: np.ndarray, k: int, pyramid: Pyramid, settings: FisherSettings,
+                encoder: dict[str, Any]) -> np.ndarray:
         """Unnormalized (n, R, dims) encoding of one chunk's descriptors (n, T, d) of type k, in `pyramid.order`."""
         n_images, n_descriptors, dims = descriptors.shape
         flat = descriptors.reshape(n_images * n_descriptors, dims)
@@ -267,18 +286,16 @@ class FisherVectors(ImageFeatureExtractor):
         n_dims = len(components)
         stacked = stacked_buffer(n_dims, len(flat), second=soft)
         np.matmul(components, flat.T, out=stacked[:n_dims])
-        # centred on the mixture's mean (mixture_centre: exact float32 moments); the PCA mean goes with it
-        centre = mixture_centre(self.gmm_weights_[k], self.gmm_means_[k])
-        means = self.gmm_means_[k] - centre
-        stacked[:n_dims] -= (components @ self.pca_mean_[k] + centre.astype(np.float32))[:, None]
+        stacked[:n_dims] -= encoder["shift"]
         if soft:
             fill_squares(stacked, n_dims)
+        means = encoder["means"]
         moments = mixture_moments(stacked, n_images, pyramid, self.gmm_weights_[k], means,
-                                  self.gmm_covariances_[k], soft=soft)
+                                  self.gmm_covariances_[k], soft=soft, matrix=encoder["matrix"])
         if not soft:
             return vlad_from_moments(*moments, means)
-        return fisher_from_moments(*moments, pyramid.counts, self.gmm_weights_[k], means,
-                                   self.gmm_covariances_[k], settings.include_weights)
+        return fisher_from_moments(*moments, pyramid.counts, self.gmm_weights_[k], means, self.gmm_covariances_[k],
+                                   settings.include_weights, encoder["coefficients"])
 
 
 # ----------------------------------------------------------------------------- pictures

@@ -142,7 +142,8 @@ def _hard_assign(stacked: np.ndarray, nearest: np.ndarray) -> np.ndarray:
 
 
 def mixture_moments(stacked: np.ndarray, n_images: int, pyramid: "Pyramid", weights: np.ndarray | None,
-                    means: np.ndarray, variances: np.ndarray | None, soft: bool = True) -> tuple[np.ndarray, ...]:
+                    means: np.ndarray, variances: np.ndarray | None, soft: bool = True,
+                    matrix: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Assign a chunk's descriptors to the mixture and sum their moments per pyramid region.
 
     Parameters
@@ -152,16 +153,17 @@ def mixture_moments(stacked: np.ndarray, n_images: int, pyramid: "Pyramid", weig
         [x; 1] (D+1, n_images * T) (`stack_powers`, or `stacked_buffer` filled in place).
     soft : GMM posteriors (Fisher vectors; needs weights and variances) or one-hot nearest
         means (VLAD).
+    matrix : `log_likelihood_matrix` (soft) or `nearest_mean_matrix` of the mixture, when the
+        caller encodes many chunks with it.
 
     Returns
     -------
     S0 (N, R, K), S1 (N, R, D, K) and, if `soft`, S2 (N, R, D, K), float32 (contiguous blocks of
     one array; S1 and S2 dimension-major, the transpose of skimage's (K, D) layout).
     """
-    if soft:
-        assign = _soft_assign(stacked, log_likelihood_matrix(weights, means, variances))
-    else:
-        assign = _hard_assign(stacked, nearest_mean_matrix(means))
+    if matrix is None:
+        matrix = log_likelihood_matrix(weights, means, variances) if soft else nearest_mean_matrix(means)
+    assign = _soft_assign(stacked, matrix) if soft else _hard_assign(stacked, matrix)
     sums = region_moments(assign, stacked, n_images, pyramid)
     dims = np.asarray(means).shape[1]
     if soft:
