@@ -25,7 +25,7 @@ from ._base import ImageFeatureExtractor
 from ._images import check_int, check_min_size, chunk_starts
 from .color_stats import SPACES, _OPPONENT, color_planes, color_stats_dims, local_color_stats
 from .dense_grid import CELLS, DenseGrid
-from .fisher import fisher_coefficients, fisher_dims, fisher_from_moments, power_l2
+from .fisher import CHUNK_IMAGES, fisher_coefficients, fisher_dims, fisher_from_moments, power_l2
 from .mixture_stats import (Pyramid, fill_squares, log_likelihood_matrix, mixture_centre, mixture_moments,
                             nearest_mean_matrix, pyramid_regions, stacked_buffer)
 from .sift import SIFT_DIMS, dense_sift, orientation_maps, sift_glyph
@@ -252,10 +252,14 @@ class FisherVectors(ImageFeatureExtractor):
         for start, stop in chunk_starts(len(images), self.chunk_size, "Fisher vectors"):
             for k, kind in enumerate(settings.descriptors):
                 descriptors, _ = _describe(images[start:stop], kind, settings, order=pyramid.order)
-                encoded = self._encode(descriptors, k, pyramid, settings, encoders[k])
-                if settings.improved:
-                    power_l2(encoded, settings.power, scale)
-                out[start:stop, k * per_type:(k + 1) * per_type] = encoded.reshape(stop - start, -1)
+                # descriptors like chunks of 32-64 images, the encoding's buffers fit the L2 cache at 16
+                for first in range(0, stop - start, CHUNK_IMAGES):
+                    part = descriptors[first:first + CHUNK_IMAGES]
+                    encoded = self._encode(part, k, pyramid, settings, encoders[k])
+                    if settings.improved:
+                        power_l2(encoded, settings.power, scale)
+                    rows = slice(start + first, start + first + len(part))
+                    out[rows, k * per_type:(k + 1) * per_type] = encoded.reshape(len(part), -1)
         return out
 
     def _encoder(self, k: int, pyramid: Pyramid, settings: FisherSettings) -> dict[str, Any]:
