@@ -10,8 +10,8 @@ and spends its time in two matrix products on one feature-major buffer Y = [x; x
 * assignments: W @ Y with W = [mu / sigma^2, -1/(2 sigma^2), log-weight terms] gives every
   log-likelihood, offsets included (the row of ones); a softmax over components follows;
 * moments: descriptors are sorted by pyramid cell (the common refinement of all pyramid
-  levels), and each cell's moments for all images are one batched product g @ Y^T, whose last
-  column (the ones) is S0; a region's moments are then the sum of its cells' moments.
+  levels), and each cell's moments for all images are one batched product Y_i @ g_i^T, whose
+  last row (the ones) is S0; a region's moments are then the sum of its cells' moments.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# exp of anything below this is < 1.2e-38 (a float32 denormal or 0): np.exp is about 3x slower on
-# such inputs (5-10% of the scores of real SIFT and colour descriptors relative to their best
-# component), so scores are clipped there; a posterior that small is 0 to float32 precision
+# exp of anything below this is < 1.2e-38: np.exp is 2-3x slower where its result is a float32
+# denormal (inputs in [-103, -87]; 5-10% of the scores of real SIFT and colour descriptors,
+# relative to their best component, are below -87), so scores are clipped here; a posterior
+# that small is 0 to float32 precision
 _LOG_TINY = np.float32(-87.0)
 
 
@@ -48,7 +49,7 @@ def stacked_buffer(dims: int, n_columns: int, second: bool = True) -> np.ndarray
 
     Feature-major, because every operation on it then runs on long contiguous rows: the
     projection that fills x, the squares, the log-likelihood product W @ Y (K, M) whose softmax
-    reduces over K long rows, and each image's moments g_i (K, T) @ Y_i^T, a strided view that
+    reduces over K long rows, and each image's moments Y_i (P, T) @ g_i^T, strided views that
     BLAS reads directly.
     """
     stacked = np.empty(((2 if second else 1) * dims + 1, n_columns), dtype=np.float32)
