@@ -2,8 +2,10 @@
 
 1. Encoding alone, on the same descriptors and the same fitted GaussianMixture: featpipe's batched
    `fisher_vector` (a chunk of images per call) against `skimage.feature.fisher_vector` called
-   image by image; checks that they agree, prints per-image times, the ratio, and featpipe's
-   GFLOP/s against the single-core SGEMM rate measured in the same run.
+   image by image; checks that they agree, prints per-image times, the ratio, featpipe's
+   GFLOP/s against a 2048^3 single-thread SGEMM measured in the same run, the floor no encoder of
+   these statistics can beat on this core (both products at that SGEMM rate plus one np.exp per
+   descriptor and component, measured now) and the time of each of featpipe's steps.
 2. With `--data`: the FisherVectors extractor on real images (descriptors + PCA + encoding per
    image, after fit) next to the BoVW extractor's encoding, both per image.
 3. With `--data --pq`: accuracy of a LinearSVC on uncompressed Fisher vectors and on their
@@ -37,28 +39,84 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from featpipe.features import BagOfVisualWords, FisherVectors
-from featpipe.features.fisher import fisher_vector
+from featpipe.features import mixture_stats
+from featpipe.features.fisher import CHUNK_IMAGES, fisher_coefficients, fisher_from_moments, fisher_vector, power_l2
+
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+clock = CLOCKS["wall"]
 
 
 def best_of(fn, repeats: int) -> float:
-    """Smallest wall time of `repeats` calls (the least disturbed by other processes)."""
+    """Smallest time of `repeats` calls (the least disturbed by other processes), on `clock`."""
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return min(times)
 
 
-def sgemm_rate(size: int = 1024) -> float:
+SGEMM_SIZE = 2048
+
+
+def sgemm_rate(size: int = SGEMM_SIZE) -> float:
+    """GFLOP/s of a large square float32 product (size^3): the ceiling of any BLAS-bound code on this core."""
     a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
-    seconds = best_of(lambda: a @ a, 5)
+    seconds = best_of(lambda: a @ a, 3)
     return 2 * size ** 3 / seconds / 1e9
 
 
+def exp_rate(n_values: int) -> float:
+    """Seconds per value of float32 np.exp (in place, on values in [-30, 0] like max-shifted log-likelihoods)."""
+    values = np.random.default_rng(0).uniform(-30.0, 0.0, n_values).astype(np.float32)
+    out = np.empty_like(values)
+    return best_of(lambda: np.exp(values, out=out), 20) / n_values
+
+
 def encoding_flops(n_descriptors: int, n_components: int, dims: int) -> float:
-    """Multiply-adds x 2 of one image's encoding: [x^2, x] @ C (2D x K) and g^T @ [x, x^2]."""
-    return 2 * (2 * n_descriptors * 2 * dims * n_components)
+    """Multiply-adds x 2 of one image's two products: W (K x 2D+1) @ Y and Y_i @ g_i^T (2D+1 x K)."""
+    return 2 * (2 * n_descriptors * (2 * dims + 1) * n_components)
+
+
+def encoding_steps(sets: np.ndarray, arrays: tuple, chunk: int, repeats: int = 5) -> dict[str, float]:
+    """Seconds per image of each step of featpipe's `fisher_vector`, run chunk by chunk as it does (best of `repeats`)."""
+    weights, means, variances = arrays
+    centre = mixture_stats.mixture_centre(weights, means)
+    shifted = means - centre
+    dims = means.shape[1]
+    pyramid = mixture_stats.whole_image(sets.shape[1])
+    matrix = mixture_stats.log_likelihood_matrix(weights, shifted, variances)
+    coefficients = fisher_coefficients(pyramid.counts, weights, shifted, variances)
+    names = ["[x; x^2; 1] (transpose, squares)", "log-likelihoods W @ Y (GEMM)",
+             "softmax (max, clip, exp, sum, scale)", "moments Y_i @ g_i^T (batched GEMM)",
+             "Fisher arithmetic", "power + L2"]
+    best = None
+    for _ in range(repeats):
+        spent = np.zeros(len(names))
+        for start in range(0, len(sets), chunk):
+            part = sets[start:start + chunk]
+            marks = [clock()]
+            stacked = mixture_stats.stack_powers(part.reshape(-1, dims), centre=centre)
+            marks.append(clock())
+            scores = matrix @ stacked
+            marks.append(clock())
+            scores -= scores.max(axis=0)  # the rest of mixture_stats._soft_assign, step by step
+            np.maximum(scores, mixture_stats._LOG_TINY, out=scores)
+            np.exp(scores, out=scores)
+            total = scores.sum(axis=0)
+            scores *= np.reciprocal(total, out=total)
+            marks.append(clock())
+            sums = mixture_stats.region_moments(scores, stacked, len(part), pyramid)
+            marks.append(clock())
+            fv = fisher_from_moments(sums[..., -1, :], sums[..., :dims, :], sums[..., dims:2 * dims, :],
+                                     pyramid.counts, weights, shifted, variances, True, coefficients)
+            marks.append(clock())
+            power_l2(fv)
+            marks.append(clock())
+            spent += np.diff(marks)
+        best = spent if best is None else np.minimum(best, spent)
+    return {name: seconds / len(sets) for name, seconds in zip(names, best)}
 
 
 def bench_encoding(n_descriptors: int, dims: int, n_components: int, n_images: int, n_reference: int) -> None:
@@ -85,19 +143,34 @@ def bench_encoding(n_descriptors: int, dims: int, n_components: int, n_images: i
         return float((np.abs(ours_fv - theirs_fv).max(axis=1) / np.abs(theirs_fv).max(axis=1)).max())
 
     raw_diff, improved_diff = difference(False), difference(True)
-    ours_s = best_of(ours, 3) / n_images
+    load = os.getloadavg()[0]
     theirs_s = best_of(theirs, 3) / n_reference
+    ours_s = best_of(ours, 5) / n_images
     gemm = sgemm_rate()
+    exp_s = exp_rate(n_descriptors * n_components * CHUNK_IMAGES)
     flops = encoding_flops(n_descriptors, n_components, dims)
+    # what no encoder of these statistics can avoid on this core: both products at the SGEMM
+    # ceiling, and one exp per (descriptor, component)
+    gemm_floor = flops / (gemm * 1e9)
+    exp_floor = n_descriptors * n_components * exp_s
+    floor = gemm_floor + exp_floor
+    clock_name = "CPU time of this thread" if clock is CLOCKS["cpu"] else "wall time"
     print(f"encoding: T={n_descriptors} descriptors/image, D={dims}, K={n_components}, improved FV "
-          f"({2 * n_components * dims + n_components} values)")
+          f"({2 * n_components * dims + n_components} values); one BLAS thread; best {clock_name}; "
+          f"load average {load:.1f}")
     print(f"  max |featpipe - skimage| / max |skimage| per image: raw FV {raw_diff:.1e}, improved FV "
           f"{improved_diff:.1e} (the signed square root turns an error e near zero into sqrt(e))")
-    print(f"  skimage.feature.fisher_vector, image by image ({n_reference} images): {theirs_s * 1e3:8.3f} ms/image")
-    print(f"  featpipe fisher_vector, {chunk} images per call ({n_images} images): {ours_s * 1e3:8.3f} ms/image"
+    print(f"  skimage.feature.fisher_vector, image by image ({n_reference} images): {theirs_s * 1e6:7.1f} us/image")
+    print(f"  featpipe fisher_vector, {chunk} images per call ({n_images} images): {ours_s * 1e6:7.1f} us/image"
           f"  -> {theirs_s / ours_s:5.1f}x faster")
-    print(f"  featpipe: {flops / ours_s / 1e9:5.1f} GFLOP/s ({flops / 1e6:.2f} MFLOP/image) against a single-core "
-          f"SGEMM rate of {gemm:5.1f} GFLOP/s measured now ({flops / ours_s / 1e9 / gemm * 100:.0f}%)")
+    print(f"  featpipe: {flops / ours_s / 1e9:5.1f} GFLOP/s ({flops / 1e6:.2f} MFLOP/image) against a "
+          f"{SGEMM_SIZE}^3 single-thread SGEMM of {gemm:5.1f} GFLOP/s measured now ({flops / ours_s / 1e9 / gemm:.0%})")
+    print(f"  floor: GEMMs at that SGEMM rate {gemm_floor * 1e6:5.1f} us + np.exp of T*K={n_descriptors * n_components} "
+          f"values at {exp_s * 1e9:.2f} ns each {exp_floor * 1e6:5.1f} us = {floor * 1e6:5.1f} us/image -> at most "
+          f"{theirs_s / floor:5.1f}x skimage; featpipe takes {ours_s / floor:.1f}x that floor")
+    steps = encoding_steps(sets[:256], arrays, CHUNK_IMAGES)
+    print(f"  featpipe's steps ({CHUNK_IMAGES} images per pass), us/image: "
+          + ", ".join(f"{name} {seconds * 1e6:.1f}" for name, seconds in steps.items()))
 
 
 def load_cifar(path: str, per_class: int, seed: int = 0):
@@ -168,11 +241,11 @@ def timed(module, name: str, totals: dict, key: str):
     original = getattr(module, name)
 
     def wrapper(*args, **kwargs):
-        start = time.perf_counter()
+        start = clock()
         try:
             return original(*args, **kwargs)
         finally:
-            totals[key] = totals.get(key, 0.0) + time.perf_counter() - start
+            totals[key] = totals.get(key, 0.0) + clock() - start
 
     setattr(module, name, wrapper)
     try:
@@ -191,24 +264,25 @@ def bench_stages(path: str, n_images: int) -> None:
                          ["data.source=folder", f"data.root={Path(path).resolve()}"])
     train = load_splits(config, progress=False).train
     (_, fisher), = pipeline.build_features(config.features, config.seed).extractors
-    print(f"\nfisher_svm feature stages, one BLAS thread; load average at start {os.getloadavg()[0]:.1f}")
+    clock_name = "CPU seconds of this thread" if clock is CLOCKS["cpu"] else "wall seconds"
+    print(f"\nfisher_svm feature stages, one BLAS thread, {clock_name}; load average at start {os.getloadavg()[0]:.1f}")
     fit: dict[str, float] = {}
-    start = time.perf_counter()
+    start = clock()
     with timed(fisher_extractor, "_describe", fit, "descriptors"), timed(fisher_extractor, "_pca", fit, "pca"), \
             timed(fisher_extractor, "_fit_gmm", fit, "gmm"):
         fisher.fit(train.images)
-    fit_total = time.perf_counter() - start
+    fit_total = clock() - start
     print(f"  fit on {len(train.images):,} training images: {fit_total:6.1f} s = descriptors of the sampled "
           f"images {fit['descriptors']:.1f} s + PCA {fit['pca']:.1f} s + GMM (EM) {fit['gmm']:.1f} s + rest "
           f"{fit_total - sum(fit.values()):.1f} s")
     images = train.images[:n_images]
     stages: dict[str, float] = {}
-    start = time.perf_counter()
+    start = clock()
     with timed(fisher_extractor, "_describe", stages, "descriptors"), \
             timed(fisher_extractor.FisherVectors, "_encode", stages, "encoding"), \
             timed(fisher_extractor, "power_l2", stages, "normalization"):
         fisher.transform(images)
-    total = time.perf_counter() - start
+    total = clock() - start
     scale = 50_000 / len(images)
     print(f"  transform of {len(images):,} images: {total:6.1f} s ({total / len(images) * 1e3:.2f} ms/image); "
           f"for the 50,000 of a run: {total * scale:6.0f} s")
@@ -231,7 +305,12 @@ def main() -> None:
     parser.add_argument("--C", type=float, nargs="+", default=[0.1, 1.0], help="--pq: LinearSVC C values (best kept)")
     parser.add_argument("--stages", action="store_true", help="with --data: fisher_svm's feature stages")
     parser.add_argument("--stage-images", type=int, default=5000, help="--stages: images transformed")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                        help="encoding and --stages timings in wall seconds, or in CPU seconds of this thread (time.thread_time: "
+                             "what a loaded machine's time-sharing does not add, cache contention still does)")
     args = parser.parse_args()
+    global clock
+    clock = CLOCKS[args.clock]
     with threadpool_limits(1):
         for size in args.sizes:
             n_descriptors, dims, n_components = (int(v) for v in size.split(","))

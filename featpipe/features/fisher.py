@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mixture_stats import mixture_moments, pyramid_regions, stack_powers
+from .mixture_stats import log_likelihood_matrix, mixture_centre, mixture_moments, stack_powers, whole_image
 
 _NORM_FLOOR = 1e-12
+CHUNK_IMAGES = 16  # images encoded per pass: their [x; x^2; 1] (1.2 MB at T=290, D=32) and posteriors stay near L2
 
 
 def fisher_dims(n_components: int, dims: int, include_weights: bool) -> int:
@@ -32,66 +33,93 @@ def fisher_dims(n_components: int, dims: int, include_weights: bool) -> int:
 
 def fisher_from_moments(mass: np.ndarray, first: np.ndarray, second: np.ndarray, counts: np.ndarray,
                         weights: np.ndarray, means: np.ndarray, variances: np.ndarray,
-                        include_weights: bool = True) -> np.ndarray:
+                        include_weights: bool = True, coefficients: tuple | None = None) -> np.ndarray:
     """Fisher vectors (unnormalized) from region moments.
 
     Parameters
     ----------
-    mass : (N, R, K), first, second : (N, R, K, D), region moments S0, S1, S2.
+    mass : (N, R, K), first, second : (N, R, D, K), region moments S0, S1, S2 as
+        `mixture_moments` returns them (S1 and S2 dimension-major).
     counts : (R,) descriptors per region (the T of each region).
     weights : (K,), means, variances : (K, D), the GMM.
     include_weights : prepend the K weight gradients G_alpha.
+    coefficients : `fisher_coefficients(counts, weights, means, variances)`, when the caller
+        encodes many chunks with one mixture (it then costs nothing per chunk).
 
     Returns
     -------
-    float32 ndarray (N, R, fisher_dims(K, D, include_weights)).
+    float32 ndarray (N, R, fisher_dims(K, D, include_weights)), skimage's layout: [alpha, mu,
+    sigma], the mu and sigma blocks K-major.
     """
-    weights = np.asarray(weights, dtype=np.float64)
-    means64 = np.asarray(means, dtype=np.float64)
-    variances64 = np.asarray(variances, dtype=np.float64)
     n_images, n_regions, n_components = mass.shape
-    dims = means64.shape[1]
+    dims = np.asarray(means).shape[1]
     size = n_components * dims
     offset = n_components if include_weights else 0
     out = np.empty((n_images, n_regions, offset + 2 * size), dtype=np.float32)
-    # per-region 1/T folded into the per-component factors: (R, K, D) float32 scales
-    inv_count = 1.0 / np.maximum(np.asarray(counts, dtype=np.float64), 1.0)
-    scale_mu = (inv_count[:, None, None] / (np.sqrt(weights)[:, None] * np.sqrt(variances64))).astype(np.float32)
-    scale_sigma = (inv_count[:, None, None] / (np.sqrt(2.0 * weights)[:, None] * variances64)).astype(np.float32)
-    mu = means64.astype(np.float32)
-    mass_k = mass[..., None]  # (N, R, K, 1)
-    d_mu = out[..., offset:offset + size].reshape(n_images, n_regions, n_components, dims)
-    np.multiply(mass_k, mu, out=d_mu)
-    np.subtract(first, d_mu, out=d_mu)  # S1 - S0 mu
-    d_mu *= scale_mu
-    # skimage's sign: T p0 var - sum_t g (x - mu)^2 = S0 (var - mu^2) + 2 mu S1 - S2
-    d_sigma = out[..., offset + size:].reshape(n_images, n_regions, n_components, dims)
-    np.multiply(mass_k, (variances64 - means64 * means64).astype(np.float32), out=d_sigma)
-    d_sigma += first * (2 * mu)
-    d_sigma -= second
-    d_sigma *= scale_sigma
+    if coefficients is None:
+        coefficients = fisher_coefficients(counts, weights, means, variances)
+    mu_s0, mu_s1, sigma_s0, sigma_s1, sigma_s2, alpha_s0, alpha_1 = coefficients
+    mass_d = mass[..., None, :]  # (N, R, 1, K)
+    # each block is a per-(d, k) linear map of (S0, S1, S2): in-place passes over contiguous (D, K)
+    # blocks, then one transposing copy into the (K, D) layout
+    block = np.multiply(first, mu_s1)
+    term = np.multiply(mass_d, mu_s0)
+    block += term
+    out[..., offset:offset + size].reshape(n_images, n_regions, n_components, dims)[...] = block.swapaxes(-1, -2)
+    np.multiply(second, sigma_s2, out=block)
+    np.multiply(first, sigma_s1, out=term)
+    block += term
+    np.multiply(mass_d, sigma_s0, out=term)
+    block += term
+    out[..., offset + size:].reshape(n_images, n_regions, n_components, dims)[...] = block.swapaxes(-1, -2)
     if include_weights:
         # (S0 / T - w) / sqrt(w)
-        out[..., :offset] = ((mass * inv_count[:, None].astype(np.float32) - weights.astype(np.float32))
-                             / np.sqrt(weights).astype(np.float32))
+        np.multiply(mass, alpha_s0, out=out[..., :offset])
+        out[..., :offset] += alpha_1
     return out
 
 
-def power_l2(vectors: np.ndarray, power: float = 0.5) -> np.ndarray:
-    """The "improved" normalization along the last axis, in place: sign(z) |z|^power, then unit L2."""
+def fisher_coefficients(counts: np.ndarray, weights: np.ndarray, means: np.ndarray,
+                        variances: np.ndarray) -> tuple[np.ndarray, ...]:
+    """float32 factors c with d_mu = c_mu0 S0 + c_mu1 S1, d_sigma = c_s0 S0 + c_s1 S1 + c_s2 S2 and
+    d_alpha = c_a0 S0 + c_a1, for region counts (R,) and a GMM: (R, D, K) arrays, then (R, K) and (K,).
+
+    From G_mu = (S1 - S0 mu) / (T sqrt(w) sigma), skimage's variance block
+    (S0 (var - mu^2) + 2 mu S1 - S2) / (T sqrt(2 w) var) and G_alpha = (S0 / T - w) / sqrt(w),
+    computed in float64 with the per-region 1/T folded in; dimension-major like the moments.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64).T
+    variances = np.asarray(variances, dtype=np.float64).T
+    inv_count = 1.0 / np.maximum(np.asarray(counts, dtype=np.float64), 1.0)
+    per_region = inv_count[:, None, None]
+    mu_s1 = per_region / (np.sqrt(weights) * np.sqrt(variances))
+    sigma_s2 = -per_region / (np.sqrt(2.0 * weights) * variances)
+    factors = (-mu_s1 * means, mu_s1, -sigma_s2 * (variances - means * means), -2.0 * sigma_s2 * means, sigma_s2,
+               inv_count[:, None] / np.sqrt(weights), -np.sqrt(weights))
+    return tuple(factor.astype(np.float32) for factor in factors)
+
+
+def power_l2(vectors: np.ndarray, power: float = 0.5, scale: float = 1.0) -> np.ndarray:
+    """The "improved" normalization along the last axis, in place: sign(z) |z|^power, then L2 norm `scale`."""
     magnitude = np.abs(vectors)
     if power == 0.5:
+        # |sign(z) sqrt|z||^2 = |z|: the squared norm is the sum of the magnitudes, no extra pass
+        squared_norms = magnitude.sum(axis=-1)
         np.sqrt(magnitude, out=magnitude)
     else:
         np.power(magnitude, np.float32(power), out=magnitude)
+        squared_norms = np.einsum("...k,...k->...", magnitude, magnitude)
     np.copysign(magnitude, vectors, out=vectors)
-    norms = np.sqrt(np.einsum("...k,...k->...", vectors, vectors))
-    vectors /= np.maximum(norms, np.float32(_NORM_FLOOR))[..., None]
+    norms = np.sqrt(squared_norms, out=squared_norms)
+    np.maximum(norms, np.float32(_NORM_FLOOR), out=norms)
+    vectors *= np.divide(np.float32(scale), norms, out=norms)[..., None]
     return vectors
 
 
 def fisher_vector(descriptors: np.ndarray, weights: np.ndarray, means: np.ndarray, variances: np.ndarray, *,
-                  improved: bool = False, include_weights: bool = True, power: float = 0.5) -> np.ndarray:
+                  improved: bool = False, include_weights: bool = True, power: float = 0.5,
+                  chunk_size: int = CHUNK_IMAGES) -> np.ndarray:
     """The Fisher vector of each image of a batch of descriptor sets, over the whole image.
 
     The batched counterpart of `skimage.feature.fisher_vector(d, gmm, improved=..., alpha=power)`
@@ -102,6 +130,7 @@ def fisher_vector(descriptors: np.ndarray, weights: np.ndarray, means: np.ndarra
     ----------
     descriptors : float ndarray (N, T, D) or (T, D)
     weights : (K,), means, variances : (K, D)
+    chunk_size : images encoded per pass (their buffers should fit the L2 cache).
 
     Returns
     -------
@@ -112,9 +141,17 @@ def fisher_vector(descriptors: np.ndarray, weights: np.ndarray, means: np.ndarra
     if single:
         x = x[np.newaxis]
     n_images, n_descriptors, dims = x.shape
-    pyramid = pyramid_regions(np.zeros((n_descriptors, 2)), (1, 1), [(1, 1)])  # one region: order is the identity
-    moments = mixture_moments(stack_powers(x.reshape(-1, dims), dims), n_images, pyramid, weights, means, variances)
-    fv = fisher_from_moments(*moments, pyramid.counts, weights, means, variances, include_weights)[:, 0]
-    if improved:
-        power_l2(fv, power)
-    return fv[0] if single else fv
+    pyramid = whole_image(n_descriptors)
+    out = np.empty((n_images, fisher_dims(len(weights), dims, include_weights)), dtype=np.float32)
+    centre = mixture_centre(weights, means)
+    means = np.asarray(means, dtype=np.float64) - centre
+    coefficients = fisher_coefficients(pyramid.counts, weights, means, variances)
+    matrix = log_likelihood_matrix(weights, means, variances)
+    for start in range(0, n_images, chunk_size):
+        chunk = x[start:start + chunk_size]
+        stacked = stack_powers(chunk.reshape(-1, dims), centre=centre)
+        moments = mixture_moments(stacked, len(chunk), pyramid, weights, means, variances, matrix=matrix)
+        fv = fisher_from_moments(*moments, pyramid.counts, weights, means, variances, include_weights,
+                                 coefficients)[:, 0]
+        out[start:start + len(chunk)] = power_l2(fv, power) if improved else fv
+    return out[0] if single else out

@@ -25,8 +25,9 @@ from ._base import ImageFeatureExtractor
 from ._images import check_int, check_min_size, chunk_starts
 from .color_stats import SPACES, _OPPONENT, color_planes, color_stats_dims, local_color_stats
 from .dense_grid import CELLS, DenseGrid
-from .fisher import fisher_dims, fisher_from_moments, power_l2
-from .mixture_stats import Pyramid, mixture_moments, pyramid_regions
+from .fisher import CHUNK_IMAGES, fisher_coefficients, fisher_dims, fisher_from_moments, power_l2
+from .mixture_stats import (Pyramid, fill_squares, log_likelihood_matrix, mixture_centre, mixture_moments,
+                            nearest_mean_matrix, pyramid_regions, stacked_buffer)
 from .sift import SIFT_DIMS, dense_sift, orientation_maps, sift_glyph
 from .vlad import vlad_from_moments
 
@@ -246,36 +247,59 @@ class FisherVectors(ImageFeatureExtractor):
         n_blocks = len(settings.descriptors) * pyramid.n_regions
         per_type = pyramid.n_regions * self._dims_per_region(settings)
         out = np.empty((len(images), len(settings.descriptors) * per_type), dtype=np.float32)
-        scale = np.float32(1.0 / np.sqrt(n_blocks))
+        scale = 1.0 / np.sqrt(n_blocks)
+        encoders = [self._encoder(k, pyramid, settings) for k in range(len(settings.descriptors))]
         for start, stop in chunk_starts(len(images), self.chunk_size, "Fisher vectors"):
             for k, kind in enumerate(settings.descriptors):
-                descriptors, _ = _describe(images[start:stop], kind, settings)
-                encoded = self._encode(descriptors, k, pyramid, settings)
-                if settings.improved:
-                    power_l2(encoded, settings.power)
-                    encoded *= scale
-                out[start:stop, k * per_type:(k + 1) * per_type] = encoded.reshape(stop - start, -1)
+                descriptors, _ = _describe(images[start:stop], kind, settings, order=pyramid.order)
+                # descriptors like chunks of 32-64 images, the encoding's buffers fit the L2 cache at 16
+                for first in range(0, stop - start, CHUNK_IMAGES):
+                    part = descriptors[first:first + CHUNK_IMAGES]
+                    encoded = self._encode(part, k, pyramid, settings, encoders[k])
+                    if settings.improved:
+                        power_l2(encoded, settings.power, scale)
+                    rows = slice(start + first, start + first + len(part))
+                    out[rows, k * per_type:(k + 1) * per_type] = encoded.reshape(len(part), -1)
         return out
 
-    def _encode(self, descriptors: np.ndarray, k: int, pyramid: Pyramid, settings: FisherSettings) -> np.ndarray:
-        """Unnormalized (n, R, dims) encoding of one chunk's descriptors (n, T, d) of type k."""
+    def _encoder(self, k: int, pyramid: Pyramid, settings: FisherSettings) -> dict[str, Any]:
+        """What encoding descriptors of type k needs, computed once per transform rather than per chunk.
+
+        Descriptors are encoded centred on the mixture's mean (`mixture_centre`: exact float32
+        moments), so the PCA mean and that centre are subtracted together, and the means shifted.
+        """
+        centre = mixture_centre(self.gmm_weights_[k], self.gmm_means_[k])
+        means = np.asarray(self.gmm_means_[k], dtype=np.float64) - centre
+        weights, variances = self.gmm_weights_[k], self.gmm_covariances_[k]
+        fisher = settings.encoding == "fisher"
+        return {
+            "shift": (self.pca_components_[k] @ self.pca_mean_[k] + centre.astype(np.float32))[:, None],
+            "means": means,
+            "matrix": log_likelihood_matrix(weights, means, variances) if fisher else nearest_mean_matrix(means),
+            "coefficients": fisher_coefficients(pyramid.counts, weights, means, variances) if fisher else None,
+        }
+
+    def _encode(self, descriptors: np.ndarray, k: int, pyramid: Pyramid, settings: FisherSettings,
+                encoder: dict[str, Any]) -> np.ndarray:
+        """Unnormalized (n, R, dims) encoding of one chunk's descriptors (n, T, d) of type k, in `pyramid.order`."""
         n_images, n_descriptors, dims = descriptors.shape
-        flat = descriptors[:, pyramid.order].reshape(n_images * n_descriptors, dims)
-        # feature-major projection into the [x; x^2] buffer (D or 2D, n * T) mixture_moments takes
+        flat = descriptors.reshape(n_images * n_descriptors, dims)
+        # feature-major projection into the Y = [x; x^2; 1] buffer ([x; 1] for VLAD) mixture_moments takes
         soft = settings.encoding == "fisher"
         components = self.pca_components_[k]
         n_dims = len(components)
-        stacked = np.empty(((2 if soft else 1) * n_dims, len(flat)), dtype=np.float32)
+        stacked = stacked_buffer(n_dims, len(flat), second=soft)
         np.matmul(components, flat.T, out=stacked[:n_dims])
-        stacked[:n_dims] -= (components @ self.pca_mean_[k])[:, None]
+        stacked[:n_dims] -= encoder["shift"]
         if soft:
-            np.multiply(stacked[:n_dims], stacked[:n_dims], out=stacked[n_dims:])
-        moments = mixture_moments(stacked, n_images, pyramid, self.gmm_weights_[k], self.gmm_means_[k],
-                                  self.gmm_covariances_[k], soft=soft)
+            fill_squares(stacked, n_dims)
+        means = encoder["means"]
+        moments = mixture_moments(stacked, n_images, pyramid, self.gmm_weights_[k], means,
+                                  self.gmm_covariances_[k], soft=soft, matrix=encoder["matrix"])
         if not soft:
-            return vlad_from_moments(*moments, self.gmm_means_[k])
-        return fisher_from_moments(*moments, pyramid.counts, self.gmm_weights_[k], self.gmm_means_[k],
-                                   self.gmm_covariances_[k], settings.include_weights)
+            return vlad_from_moments(*moments, means)
+        return fisher_from_moments(*moments, pyramid.counts, self.gmm_weights_[k], means, self.gmm_covariances_[k],
+                                   settings.include_weights, encoder["coefficients"])
 
 
 # ----------------------------------------------------------------------------- pictures
@@ -354,9 +378,15 @@ def _n_regions(levels: list[tuple[int, int]]) -> int:
     return sum(rows * cols for rows, cols in levels)
 
 
-def _describe(images: np.ndarray, kind: str, settings: FisherSettings) -> tuple[np.ndarray, np.ndarray]:
+def _describe(images: np.ndarray, kind: str, settings: FisherSettings,
+              order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Descriptors (n, T, d) of one type at every scale, and each one's position in its grid as
-    fractions (T, 2) in [0, 1) (row index / grid rows, col index / grid cols)."""
+    fractions (T, 2) in [0, 1) (row index / grid rows, col index / grid cols).
+
+    With `order` (a permutation of the T descriptors, e.g. `Pyramid.order`), descriptor t of the
+    output is descriptor order[t] of the scales concatenated (positions stay unsorted): the scales
+    are copied straight to their sorted places, one copy instead of a concatenation and a gather.
+    """
     parts, places = [], []
     # the per-pixel work (orientation maps, colour planes) is shared by every scale
     shared = orientation_maps(images) if kind == "sift" else color_planes(images, settings.color_space)
@@ -367,7 +397,15 @@ def _describe(images: np.ndarray, kind: str, settings: FisherSettings) -> tuple[
             descriptors, _ = local_color_stats(images, size, settings.stride, settings.color_space, planes=shared)
         parts.append(descriptors)
         places.append(_grid_fractions(DenseGrid(images.shape[1:3], size, settings.stride)))
-    return np.concatenate(parts, axis=1), np.concatenate(places)
+    if order is None:
+        return np.concatenate(parts, axis=1), np.concatenate(places)
+    sorted_at = np.argsort(order)  # where each concatenated descriptor goes
+    out = np.empty((len(images), len(order), parts[0].shape[2]), dtype=parts[0].dtype)
+    offset = 0
+    for part in parts:
+        out[:, sorted_at[offset:offset + part.shape[1]]] = part
+        offset += part.shape[1]
+    return out, np.concatenate(places)
 
 
 def _grid_fractions(grid: DenseGrid) -> np.ndarray:

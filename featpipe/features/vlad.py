@@ -12,13 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from .fisher import power_l2
-from .mixture_stats import mixture_moments, pyramid_regions
+from .mixture_stats import mixture_centre, mixture_moments, stack_powers, whole_image
 
 
 def vlad_from_moments(mass: np.ndarray, first: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """Unnormalized VLAD (N, R, K * D) float32 from the moments S0 (N, R, K) and S1 (N, R, K, D)."""
-    residuals = first - mass[..., None] * np.asarray(means, dtype=np.float32)
-    return residuals.reshape(*mass.shape[:2], -1)
+    """Unnormalized VLAD (N, R, K * D) float32, K-major, from the moments S0 (N, R, K) and S1 (N, R, D, K)."""
+    residuals = first - mass[..., None, :] * np.asarray(means, dtype=np.float32).T
+    return np.ascontiguousarray(residuals.swapaxes(-1, -2)).reshape(*mass.shape[:2], -1)
 
 
 def vlad_vector(descriptors: np.ndarray, means: np.ndarray, *, improved: bool = True, power: float = 0.5) -> np.ndarray:
@@ -31,9 +31,11 @@ def vlad_vector(descriptors: np.ndarray, means: np.ndarray, *, improved: bool = 
     if single:
         x = x[np.newaxis]
     n_images, n_descriptors, dims = x.shape
-    pyramid = pyramid_regions(np.zeros((n_descriptors, 2)), (1, 1), [(1, 1)])
-    x_t = np.ascontiguousarray(x.reshape(-1, dims).T)
-    mass, first = mixture_moments(x_t, n_images, pyramid, None, means, None, soft=False)
+    pyramid = whole_image(n_descriptors)
+    centre = mixture_centre(np.full(len(means), 1 / len(means)), means)
+    means = np.asarray(means, dtype=np.float64) - centre
+    stacked = stack_powers(x.reshape(-1, dims), second=False, centre=centre)
+    mass, first = mixture_moments(stacked, n_images, pyramid, None, means, None, soft=False)
     vlad = vlad_from_moments(mass, first, means)[:, 0]
     if improved:
         power_l2(vlad, power)

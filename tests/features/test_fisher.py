@@ -49,6 +49,22 @@ def test_fisher_vector_equals_skimage(improved, gmm_and_descriptors):
     np.testing.assert_allclose(single / scale[0], ours[0] / scale[0], rtol=0, atol=1e-5)  # other BLAS blocking
 
 
+def test_fisher_vector_of_data_far_from_the_origin_keeps_float32_precision():
+    """Raw float32 moments about 0 lose digits (S2 - 2 mu S1 + mu^2 S0 with mu = 30 sigma); centred ones do not."""
+    rng = np.random.default_rng(7)
+    scale = rng.uniform(0.3, 2.0, 12)
+    gmm = GaussianMixture(6, covariance_type="diag", random_state=0).fit(rng.standard_normal((4000, 12)) * scale + 30)
+    sets = (rng.standard_normal((5, 70, 12)) * scale + 30).astype(np.float32)
+    expected = np.stack([skimage_fisher_vector(d.astype(np.float64), gmm) for d in sets])
+    ours = fisher_vector(sets, gmm.weights_, gmm.means_, gmm.covariances_)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-5 * np.abs(expected).max())  # 4e-3 uncentred
+    vlad = vlad_vector(sets, gmm.means_, improved=False)
+    nearest = np.argmin(((sets[..., None, :] - gmm.means_) ** 2).sum(axis=-1), axis=-1)
+    expected_vlad = np.stack([[(d[nearest[i] == k] - gmm.means_[k]).sum(axis=0) for k in range(6)]
+                              for i, d in enumerate(sets.astype(np.float64))]).reshape(5, -1)
+    np.testing.assert_allclose(vlad, expected_vlad, rtol=0, atol=1e-5 * np.abs(expected_vlad).max())
+
+
 def test_fisher_vector_without_weights_is_skimages_without_its_first_block(gmm_and_descriptors):
     gmm, sets = gmm_and_descriptors
     expected = skimage_fisher_vector(sets[1].astype(np.float64), gmm)[6:]  # drop d_pi (K values)
@@ -63,7 +79,7 @@ def test_pyramid_regions_pool_their_own_descriptors(gmm_and_descriptors):
     places = rng.uniform(0, 1, size=(70, 2))
     pyramid = pyramid_regions(places, (1, 1), [(1, 1), (2, 2), (3, 1)])
     assert pyramid.n_regions == 8 and pyramid.counts[0] == 70 and pyramid.counts[1:5].sum() == 70
-    stacked = stack_powers(sets[:, pyramid.order].reshape(-1, 12), 12)
+    stacked = stack_powers(sets[:, pyramid.order].reshape(-1, 12))
     mass, first, second = mixture_moments(stacked, 5, pyramid, gmm.weights_, gmm.means_, gmm.covariances_)
     fv = fisher_from_moments(mass, first, second, pyramid.counts, gmm.weights_, gmm.means_, gmm.covariances_)
     regions = [(0, np.ones(70, bool))]
@@ -183,6 +199,27 @@ def test_pictures_of_the_mixture(scenes):
     assert pictures["sift"].shape == (60, 3 * 60 + 2 * 2) and pictures["sift"].max() == 1.0
     assert pictures["color"].shape == (60, 3 * 60 + 2 * 2, 3)
     assert 0 <= pictures["color"].min() and pictures["color"].max() <= 1
+
+
+def test_describe_in_pyramid_order_is_the_gathered_concatenation(scenes):
+    settings = small_fisher(cell_size=[2, 3], stride=2, pyramid=[(1, 1), (2, 2)]).settings()
+    pyramid = _pyramid(scenes.shape[1:3], settings)
+    for kind in ("sift", "color"):
+        plain, places = _describe(scenes[:3], kind, settings)
+        ordered, ordered_places = _describe(scenes[:3], kind, settings, order=pyramid.order)
+        np.testing.assert_array_equal(ordered, plain[:, pyramid.order])
+        np.testing.assert_array_equal(ordered_places, places)
+
+
+def test_posteriors_of_far_descriptors_are_clipped_not_lost(gmm_and_descriptors):
+    """Log-likelihood gaps beyond exp's float32 range give 0, and the nearest component still gets 1."""
+    gmm, _ = gmm_and_descriptors
+    far = gmm.means_[2] + 40 * np.sqrt(gmm.covariances_[2])  # thousands of nats from every component
+    x = np.stack([gmm.means_[2], far]).astype(np.float32)
+    ours = posteriors(x, gmm.weights_, gmm.means_, gmm.covariances_)
+    assert np.isfinite(ours).all()
+    np.testing.assert_allclose(ours.sum(axis=0), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(ours.T, gmm.predict_proba(x.astype(np.float64)), rtol=0, atol=1e-5)
 
 
 def test_pyramid_uses_grid_positions_so_no_region_is_empty():
