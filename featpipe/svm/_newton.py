@@ -117,10 +117,13 @@ def _masked(U: np.ndarray):
     return np.where(np.isneginf(U), -1.0, U)
 
 
-def newton(problem: Problem, W: np.ndarray, tol: float, max_iter: int, max_cg: int = 200):
+def newton(problem: Problem, W: np.ndarray, tol: float, max_iter: int, max_cg: int = 200,
+           preconditioner=None):
     """Minimize the problem's objective from `W` (d + 1, K); returns (W, iterations, converged).
 
     Stops when every problem's gradient norm is at most `tol` times its norm at W = 0.
+    `preconditioner` (optional, see `featpipe.svm._gram`) has ``update(curvature)`` and maps a
+    (d + 1, K) residual to its preconditioned direction.
     """
     W = np.array(W, dtype=np.float64)
     g0 = np.sqrt(problem.reduce(_gradient_at_zero(problem) ** 2))
@@ -133,8 +136,10 @@ def newton(problem: Problem, W: np.ndarray, tol: float, max_iter: int, max_cg: i
         todo = gnorm > tol * np.maximum(g0, 1e-300)
         if not todo.any():
             return W, iteration - 1, True
+        if preconditioner is not None:
+            preconditioner.update(d2l)
         curved, curvature = _curved_rows(problem, d2l)
-        P = _conjugate_gradient(curved, G, curvature, todo, max_cg)
+        P = _conjugate_gradient(curved, G, curvature, todo, max_cg, preconditioner)
         Q = problem.scores(P)  # scores are linear in W: X_ext (W + t P) = Z + t Q
         t = _line_search(problem, W, Z, P, Q)
         W += P * _expand(problem, t)
@@ -176,8 +181,8 @@ def _hessian_product(problem: Problem, V: np.ndarray, d2l: np.ndarray) -> np.nda
 
 
 def _conjugate_gradient(problem: Problem, G: np.ndarray, d2l: np.ndarray, todo: np.ndarray, max_cg: int,
-                        eta: float = 0.1) -> np.ndarray:
-    """An approximate Newton step: CG on H p = -g until |r| <= eta |g|, per problem.
+                        preconditioner=None, eta: float = 0.1) -> np.ndarray:
+    """An approximate Newton step: (preconditioned) CG on H p = -g until |r| <= eta |g|, per problem.
 
     (A diagonal preconditioner, as in liblinear >= 2.1, was tried on the HOG + colour features:
     it did not reduce the number of Hessian products, and costs a pass over X squared.)
@@ -185,22 +190,26 @@ def _conjugate_gradient(problem: Problem, G: np.ndarray, d2l: np.ndarray, todo: 
     cols = _expand(problem, todo.astype(float)) > 0
     P = np.zeros_like(G)
     R = np.where(cols, -G, 0.0)
-    D = R.copy()
-    rr = problem.reduce(R * R)
+    Z = R if preconditioner is None else preconditioner(R)
+    D = Z.copy()
+    rz = problem.reduce(R * Z)
     goal = eta * eta * problem.reduce(G * G)
+    rr = problem.reduce(R * R)
     for _ in range(max_cg):
         going = (rr > goal) & todo
         if not going.any():
             break
         HD = _hessian_product(problem, D, d2l)
         curvature = problem.reduce(D * HD)
-        alpha = np.where(going, rr / np.where(going, curvature, 1.0), 0.0)
+        alpha = np.where(going, rz / np.where(going, curvature, 1.0), 0.0)
         P += D * _expand(problem, alpha)
         R -= HD * _expand(problem, alpha)
-        rr_new = problem.reduce(R * R)
-        beta = np.where(going, rr_new / np.where(rr > 0, rr, 1.0), 0.0)
-        D = np.where(_expand(problem, going.astype(float)) > 0, R + D * _expand(problem, beta), 0.0)
-        rr = np.where(going, rr_new, rr)
+        Z = R if preconditioner is None else preconditioner(R)
+        rz_new = problem.reduce(R * Z)
+        beta = np.where(going, rz_new / np.where(rz > 0, rz, 1.0), 0.0)
+        D = np.where(_expand(problem, going.astype(float)) > 0, Z + D * _expand(problem, beta), 0.0)
+        rz = np.where(going, rz_new, rz)
+        rr = np.where(going, problem.reduce(R * R), rr)
     return P
 
 
