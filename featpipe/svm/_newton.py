@@ -18,6 +18,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..nn.parallel import single_threaded_blas, worker_pool
+
+#: Rows per block of the fused Hessian product: 256 rows of 6,400 float32 features are 6.5 MB,
+#: read once and reused from cache (on 20,000 Coates rows 256 beat 64 and 1,024).
+BLOCK_ROWS = 256
+
 
 @dataclass
 class Problem:
@@ -30,6 +36,7 @@ class Problem:
     multiclass: str          # "ovr" or "weston_watkins"
     smoothing: float = 0.0   # 0: squared hinge; > 0: the hinge, Huber-smoothed over this width
     bias_scale: float = 1.0  # the constant feature's value (liblinear's intercept_scaling); 0: no bias
+    n_threads: int = 1       # threads of the fused Hessian product (see `curvature_product`)
 
     def __post_init__(self) -> None:
         n = len(self.labels)
@@ -70,23 +77,60 @@ class Problem:
         U[self.own] = -np.inf  # a class is not its own rival
         return U
 
-    def to_scores(self, dU: np.ndarray) -> np.ndarray:
-        """Pull a gradient with respect to u back to one with respect to the scores Z."""
+    def to_scores(self, dU: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        """Pull a gradient with respect to u back to one with respect to the scores Z (of `rows`)."""
         if self.multiclass == "ovr":
-            return -self.signs * dU
+            return -self.signs[rows] * dU
         dZ = dU.copy()
-        dZ[self.own] = 0.0
-        dZ[np.arange(len(dZ)), self.labels] = -dZ.sum(axis=1)
+        dZ[self.own[rows]] = 0.0
+        dZ[np.arange(len(dZ)), self.labels[rows]] = -dZ.sum(axis=1)
         return dZ
 
-    def to_margins(self, Q: np.ndarray) -> np.ndarray:
-        """The change of u caused by a change Q of the scores (linear part of `margins`)."""
+    def to_margins(self, Q: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        """The change of u caused by a change Q of the scores (of `rows`; linear part of `margins`)."""
         if self.multiclass == "ovr":
-            return -self.signs * Q
-        own = Q[np.arange(len(Q)), self.labels][:, None]
+            return -self.signs[rows] * Q
+        own = Q[np.arange(len(Q)), self.labels[rows]][:, None]
         dU = Q - own
-        dU[self.own] = 0.0
+        dU[self.own[rows]] = 0.0
         return dU
+
+    def curvature_product(self, V: np.ndarray, d2l: np.ndarray) -> np.ndarray:
+        """``X_ext^T J^T D J X_ext V`` (d + 1, K), a block of rows at a time.
+
+        Each block of X serves both of its products while it is in cache, so X is read from
+        memory once per product instead of twice; on 20,000 x 6,400 float32 Coates rows, one
+        thread, the pair took 0.17 s fused against 0.35 s as two whole-matrix products. The
+        blocks are shared out in `n_threads` contiguous bands, each on a one-thread BLAS.
+        """
+        n = len(self.labels)
+        if n == 0:  # no row has curvature: the loss is flat here
+            return np.zeros(V.shape)
+        step = -(-n // (max(self.n_threads, 1) * BLOCK_ROWS)) * BLOCK_ROWS
+        bands = [(start, min(start + step, n)) for start in range(0, n, step)]
+        if len(bands) == 1:
+            return self._curvature_band(V, d2l, *bands[0])
+        pool = worker_pool(len(bands) - 1)
+        with single_threaded_blas():
+            futures = [pool.submit(self._curvature_band, V, d2l, *band) for band in bands[1:]]
+            total = self._curvature_band(V, d2l, *bands[0])
+            for future in futures:
+                total += future.result()
+        return total
+
+    def _curvature_band(self, V: np.ndarray, d2l: np.ndarray, start: int, stop: int) -> np.ndarray:
+        weights = V[:-1].astype(self.X.dtype)
+        total = np.zeros((V.shape[0], V.shape[1]))
+        for first in range(start, stop, BLOCK_ROWS):
+            rows = slice(first, min(first + BLOCK_ROWS, stop))
+            block = self.X[rows]
+            Z = (block @ weights).astype(np.float64)
+            if self.bias_scale:
+                Z += self.bias_scale * V[-1]
+            R = self.to_scores(self.to_margins(Z, rows) * d2l[rows], rows)
+            total[:-1] += block.T @ R.astype(self.X.dtype)
+            total[-1] += self.bias_scale * R.sum(axis=0)
+        return total
 
     def loss(self, U: np.ndarray):
         """Elementwise loss l(u), l'(u) and l''(u) (the generalized second derivative)."""
@@ -176,8 +220,7 @@ def _gradient_at_zero(problem: Problem) -> np.ndarray:
 
 def _hessian_product(problem: Problem, V: np.ndarray, d2l: np.ndarray) -> np.ndarray:
     """(I + C X_ext^T J^T D J X_ext) V, J the map from scores to margins."""
-    dU = problem.to_margins(problem.scores(V)) * d2l
-    return V + problem.C * problem.back(problem.to_scores(dU))
+    return V + problem.C * problem.curvature_product(V, d2l)
 
 
 def _conjugate_gradient(problem: Problem, G: np.ndarray, d2l: np.ndarray, todo: np.ndarray, max_cg: int,

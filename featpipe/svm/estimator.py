@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -128,9 +129,10 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
             W[:-1] = np.asarray(coef_init, dtype=np.float64).reshape(K, X.shape[1]).T
             if intercept_init is not None and settings.intercept_scaling:
                 W[-1] = np.asarray(intercept_init, dtype=np.float64).reshape(K) / settings.intercept_scaling
+        small = X.size < ONE_THREAD_BELOW
         problem = _newton.Problem(X=X, labels=labels, n_classes=K, C=settings.C, multiclass=settings.multiclass,
-                                  bias_scale=settings.intercept_scaling)
-        with threadpool_limits(1 if X.size < ONE_THREAD_BELOW else None, user_api="blas"):
+                                  bias_scale=settings.intercept_scaling, n_threads=1 if small else _usable_cores())
+        with threadpool_limits(1 if small else None, user_api="blas"):
             preconditioner = None
             if self.uses_gram(X):
                 if gram is None:
@@ -185,6 +187,11 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         scores = self.decision_function(X)
         index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[index]
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _hinge_objective(problem: _newton.Problem, W: np.ndarray) -> np.ndarray:

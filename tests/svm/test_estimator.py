@@ -214,3 +214,18 @@ def test_wrong_feature_count_at_predict(problem):
     model = LinearSVM().fit(X, y)
     with pytest.raises(InputError, match="X has 11 features, the SVM was trained on 12"):
         model.predict(X[:, :11])
+
+
+@pytest.mark.parametrize("multiclass", ["ovr", "weston_watkins"])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_fused_curvature_product_equals_the_two_whole_matrix_products(multiclass, n_threads):
+    rng = np.random.default_rng(3)
+    n = 2 * _newton.BLOCK_ROWS + 37  # several blocks, the last one short
+    X = rng.normal(size=(n, 9)).astype(np.float32)
+    labels = rng.integers(0, 4, size=n)
+    p = _newton.Problem(X=X, labels=labels, n_classes=4, C=0.5, multiclass=multiclass, bias_scale=1.5,
+                        n_threads=n_threads)
+    V = rng.normal(size=(10, 4))
+    d2l = rng.random((n, 4)) * (rng.random((n, 4)) > 0.3)
+    direct = p.back(p.to_scores(p.to_margins(p.scores(V)) * d2l))
+    np.testing.assert_allclose(p.curvature_product(V, d2l), direct, rtol=1e-5, atol=1e-4)
