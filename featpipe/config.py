@@ -117,6 +117,9 @@ class SvmConfig(_Section):
     )
     multiclass: Literal["ovr", "weston_watkins"] = Field(
         "ovr", description="newton: one-vs-rest, or one coupled multiclass problem (Weston-Watkins)")
+    precondition: Literal["auto", "gram", "none"] = Field(
+        "auto", description="newton: the CG's preconditioner (featpipe.svm.LinearSVM); auto: the Gram "
+        "matrix's Cholesky when there are at least twice as many rows as features")
     widen: int = Field(2, ge=0, description="extra C values tried beyond an edge of the grid while the best C lies on it")
     max_iter: int = Field(2000, ge=1, description="newton: Newton steps at most; liblinear / sgd: iterations")
     tol: float = Field(1e-4, gt=0, description="newton: gradient norm relative to its norm at W=0; liblinear / sgd: stopping tolerance")

@@ -50,7 +50,8 @@ def build_svm(svm: SvmConfig, C: float, n_samples: int, n_features: int, seed: i
     solver = svm_solver(svm, n_features)
     alpha = 1.0 / (C * n_samples)
     if solver == "newton":
-        return LinearSVM(C=C, loss=svm.loss, multiclass=svm.multiclass, tol=svm.tol, max_iter=svm.max_iter)
+        return LinearSVM(C=C, loss=svm.loss, multiclass=svm.multiclass, tol=svm.tol, max_iter=svm.max_iter,
+                         precondition=svm.precondition)
     if solver == "liblinear":
         return LinearSVC(C=C, loss=svm.loss, dual=True, max_iter=svm.max_iter, tol=svm.tol, random_state=seed)
     if solver == "sgd":

@@ -9,7 +9,11 @@ Ratios are against featpipe's solver measured in the same run. featpipe's C path
 ascending C) is timed as well. On a shared machine the seconds are upper bounds.
 
     FEATPIPE_CACHE=... python scripts/bench_svm.py [--config configs/cifar10/hog_color_svm.yaml]
-        [--C 0.01 0.1] [--bovw-words 400] [--solvers newton liblinear-dual liblinear-primal sgd] [--n-train N]
+        [--C 0.01 0.1] [--bovw-words 400] [--solvers newton newton-plain liblinear-dual liblinear-primal sgd]
+        [--n-train N]
+
+newton is featpipe's default (Gram-preconditioned when n >= 2 d), newton-plain the same Newton
+method without a preconditioner.
         [--data ../shared/data/cifar10-train-jpeg.tar.gz]
 """
 
@@ -32,7 +36,7 @@ from featpipe.runner import load_splits
 from featpipe.svm import LinearSVM
 
 REPO = Path(__file__).resolve().parent.parent
-SOLVERS = ("newton", "liblinear-dual", "liblinear-primal", "sgd")
+SOLVERS = ("newton", "newton-plain", "liblinear-dual", "liblinear-primal", "sgd")
 
 
 def load_features(config_path: Path, data: Path, bovw_words: int | None):
@@ -57,7 +61,9 @@ def load_features(config_path: Path, data: Path, bovw_words: int | None):
 
 def make(solver: str, C: float, n: int, max_iter: int):
     if solver == "newton":
-        return LinearSVM(C=C)
+        return LinearSVM(C=C)  # precondition="auto": the Gram preconditioner when n >= 2 d
+    if solver == "newton-plain":
+        return LinearSVM(C=C, precondition="none")
     if solver == "liblinear-dual":
         return LinearSVC(C=C, dual=True, max_iter=max_iter, tol=1e-4)
     if solver == "liblinear-primal":
@@ -124,14 +130,18 @@ def main() -> None:
         path = sorted(args.path_C if args.path_C else args.C)
         start = time.perf_counter()
         previous = None
-        print(f"\n{name}: featpipe's warm-started C path")
+        print(f"\n{name}: featpipe's warm-started C path (one Gram matrix for every C, as featpipe's C search)")
+        gram = None
+        if LinearSVM().uses_gram(X):
+            gram = LinearSVM().gram(X)
+            print(f"  Gram matrix {gram.shape}: {time.perf_counter() - start:.1f} s", flush=True)
         for C in path:
             model = LinearSVM(C=C)
             t = time.perf_counter()
             if previous is None:
-                model.fit(X, y)
+                model.fit(X, y, gram=gram)
             else:
-                model.fit(X, y, coef_init=previous.coef_, intercept_init=previous.intercept_)
+                model.fit(X, y, coef_init=previous.coef_, intercept_init=previous.intercept_, gram=gram)
             print(f"  C={C:<8g} {time.perf_counter() - t:8.1f} s  {model.n_iter_:3d} Newton steps  objective "
                   f"{model.objective_:.6g}  val {model.score(Xv, yv):.2%}", flush=True)
             previous = model

@@ -18,6 +18,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..nn.parallel import single_threaded_blas, worker_pool
+
+#: Rows per block of the fused Hessian product: 256 rows of 6,400 float32 features are 6.5 MB,
+#: read once and reused from cache (on 20,000 Coates rows 256 beat 64 and 1,024).
+BLOCK_ROWS = 256
+
 
 @dataclass
 class Problem:
@@ -30,6 +36,7 @@ class Problem:
     multiclass: str          # "ovr" or "weston_watkins"
     smoothing: float = 0.0   # 0: squared hinge; > 0: the hinge, Huber-smoothed over this width
     bias_scale: float = 1.0  # the constant feature's value (liblinear's intercept_scaling); 0: no bias
+    n_threads: int = 1       # threads of the fused Hessian product (see `curvature_product`)
 
     def __post_init__(self) -> None:
         n = len(self.labels)
@@ -70,23 +77,60 @@ class Problem:
         U[self.own] = -np.inf  # a class is not its own rival
         return U
 
-    def to_scores(self, dU: np.ndarray) -> np.ndarray:
-        """Pull a gradient with respect to u back to one with respect to the scores Z."""
+    def to_scores(self, dU: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        """Pull a gradient with respect to u back to one with respect to the scores Z (of `rows`)."""
         if self.multiclass == "ovr":
-            return -self.signs * dU
+            return -self.signs[rows] * dU
         dZ = dU.copy()
-        dZ[self.own] = 0.0
-        dZ[np.arange(len(dZ)), self.labels] = -dZ.sum(axis=1)
+        dZ[self.own[rows]] = 0.0
+        dZ[np.arange(len(dZ)), self.labels[rows]] = -dZ.sum(axis=1)
         return dZ
 
-    def to_margins(self, Q: np.ndarray) -> np.ndarray:
-        """The change of u caused by a change Q of the scores (linear part of `margins`)."""
+    def to_margins(self, Q: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        """The change of u caused by a change Q of the scores (of `rows`; linear part of `margins`)."""
         if self.multiclass == "ovr":
-            return -self.signs * Q
-        own = Q[np.arange(len(Q)), self.labels][:, None]
+            return -self.signs[rows] * Q
+        own = Q[np.arange(len(Q)), self.labels[rows]][:, None]
         dU = Q - own
-        dU[self.own] = 0.0
+        dU[self.own[rows]] = 0.0
         return dU
+
+    def curvature_product(self, V: np.ndarray, d2l: np.ndarray) -> np.ndarray:
+        """``X_ext^T J^T D J X_ext V`` (d + 1, K), a block of rows at a time.
+
+        Each block of X serves both of its products while it is in cache, so X is read from
+        memory once per product instead of twice; on 20,000 x 6,400 float32 Coates rows, one
+        thread, the pair took 0.17 s fused against 0.35 s as two whole-matrix products. The
+        blocks are shared out in `n_threads` contiguous bands, each on a one-thread BLAS.
+        """
+        n = len(self.labels)
+        if n == 0:  # no row has curvature: the loss is flat here
+            return np.zeros(V.shape)
+        step = -(-n // (max(self.n_threads, 1) * BLOCK_ROWS)) * BLOCK_ROWS
+        bands = [(start, min(start + step, n)) for start in range(0, n, step)]
+        if len(bands) == 1:
+            return self._curvature_band(V, d2l, *bands[0])
+        pool = worker_pool(len(bands) - 1)
+        with single_threaded_blas():
+            futures = [pool.submit(self._curvature_band, V, d2l, *band) for band in bands[1:]]
+            total = self._curvature_band(V, d2l, *bands[0])
+            for future in futures:
+                total += future.result()
+        return total
+
+    def _curvature_band(self, V: np.ndarray, d2l: np.ndarray, start: int, stop: int) -> np.ndarray:
+        weights = V[:-1].astype(self.X.dtype)
+        total = np.zeros((V.shape[0], V.shape[1]))
+        for first in range(start, stop, BLOCK_ROWS):
+            rows = slice(first, min(first + BLOCK_ROWS, stop))
+            block = self.X[rows]
+            Z = (block @ weights).astype(np.float64)
+            if self.bias_scale:
+                Z += self.bias_scale * V[-1]
+            R = self.to_scores(self.to_margins(Z, rows) * d2l[rows], rows)
+            total[:-1] += block.T @ R.astype(self.X.dtype)
+            total[-1] += self.bias_scale * R.sum(axis=0)
+        return total
 
     def loss(self, U: np.ndarray):
         """Elementwise loss l(u), l'(u) and l''(u) (the generalized second derivative)."""
@@ -117,10 +161,13 @@ def _masked(U: np.ndarray):
     return np.where(np.isneginf(U), -1.0, U)
 
 
-def newton(problem: Problem, W: np.ndarray, tol: float, max_iter: int, max_cg: int = 200):
+def newton(problem: Problem, W: np.ndarray, tol: float, max_iter: int, max_cg: int = 200,
+           preconditioner=None):
     """Minimize the problem's objective from `W` (d + 1, K); returns (W, iterations, converged).
 
     Stops when every problem's gradient norm is at most `tol` times its norm at W = 0.
+    `preconditioner` (optional, see `featpipe.svm._gram`) has ``update(curvature)`` and maps a
+    (d + 1, K) residual to its preconditioned direction.
     """
     W = np.array(W, dtype=np.float64)
     g0 = np.sqrt(problem.reduce(_gradient_at_zero(problem) ** 2))
@@ -133,8 +180,10 @@ def newton(problem: Problem, W: np.ndarray, tol: float, max_iter: int, max_cg: i
         todo = gnorm > tol * np.maximum(g0, 1e-300)
         if not todo.any():
             return W, iteration - 1, True
+        if preconditioner is not None:
+            preconditioner.update(d2l)
         curved, curvature = _curved_rows(problem, d2l)
-        P = _conjugate_gradient(curved, G, curvature, todo, max_cg)
+        P = _conjugate_gradient(curved, G, curvature, todo, max_cg, preconditioner)
         Q = problem.scores(P)  # scores are linear in W: X_ext (W + t P) = Z + t Q
         t = _line_search(problem, W, Z, P, Q)
         W += P * _expand(problem, t)
@@ -171,13 +220,12 @@ def _gradient_at_zero(problem: Problem) -> np.ndarray:
 
 def _hessian_product(problem: Problem, V: np.ndarray, d2l: np.ndarray) -> np.ndarray:
     """(I + C X_ext^T J^T D J X_ext) V, J the map from scores to margins."""
-    dU = problem.to_margins(problem.scores(V)) * d2l
-    return V + problem.C * problem.back(problem.to_scores(dU))
+    return V + problem.C * problem.curvature_product(V, d2l)
 
 
 def _conjugate_gradient(problem: Problem, G: np.ndarray, d2l: np.ndarray, todo: np.ndarray, max_cg: int,
-                        eta: float = 0.1) -> np.ndarray:
-    """An approximate Newton step: CG on H p = -g until |r| <= eta |g|, per problem.
+                        preconditioner=None, eta: float = 0.1) -> np.ndarray:
+    """An approximate Newton step: (preconditioned) CG on H p = -g until |r| <= eta |g|, per problem.
 
     (A diagonal preconditioner, as in liblinear >= 2.1, was tried on the HOG + colour features:
     it did not reduce the number of Hessian products, and costs a pass over X squared.)
@@ -185,22 +233,26 @@ def _conjugate_gradient(problem: Problem, G: np.ndarray, d2l: np.ndarray, todo: 
     cols = _expand(problem, todo.astype(float)) > 0
     P = np.zeros_like(G)
     R = np.where(cols, -G, 0.0)
-    D = R.copy()
-    rr = problem.reduce(R * R)
+    Z = R if preconditioner is None else preconditioner(R)
+    D = Z.copy()
+    rz = problem.reduce(R * Z)
     goal = eta * eta * problem.reduce(G * G)
+    rr = problem.reduce(R * R)
     for _ in range(max_cg):
         going = (rr > goal) & todo
         if not going.any():
             break
         HD = _hessian_product(problem, D, d2l)
         curvature = problem.reduce(D * HD)
-        alpha = np.where(going, rr / np.where(going, curvature, 1.0), 0.0)
+        alpha = np.where(going, rz / np.where(going, curvature, 1.0), 0.0)
         P += D * _expand(problem, alpha)
         R -= HD * _expand(problem, alpha)
-        rr_new = problem.reduce(R * R)
-        beta = np.where(going, rr_new / np.where(rr > 0, rr, 1.0), 0.0)
-        D = np.where(_expand(problem, going.astype(float)) > 0, R + D * _expand(problem, beta), 0.0)
-        rr = np.where(going, rr_new, rr)
+        Z = R if preconditioner is None else preconditioner(R)
+        rz_new = problem.reduce(R * Z)
+        beta = np.where(going, rz_new / np.where(rz > 0, rz, 1.0), 0.0)
+        D = np.where(_expand(problem, going.astype(float)) > 0, Z + D * _expand(problem, beta), 0.0)
+        rz = np.where(going, rz_new, rz)
+        rr = np.where(going, problem.reduce(R * R), rr)
     return P
 
 

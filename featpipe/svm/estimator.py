@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -13,13 +14,20 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import InputError
 from ..settings import Float, Int, Section, choice, validate_settings
-from . import _newton
+from . import _gram, _newton
 from .checks import check_features, check_labels
 
 
 LOSSES = ("squared_hinge", "hinge")
 MULTICLASS = ("ovr", "weston_watkins")
 METHODS = ("newton", "lbfgs")
+PRECONDITIONERS = ("auto", "gram", "none")
+
+#: precondition="auto" uses the Gram preconditioner when there are at least this many rows per
+#: feature (it pays for its n d^2 product when the CG would otherwise pass over X many times) ...
+GRAM_MIN_ROWS_PER_FEATURE = 2
+#: ... and at most this many features: its two float64 (d + 1)^2 matrices are 6.4 GB at 20,000.
+GRAM_MAX_FEATURES = 20_000
 
 #: Below this many feature values, fit with one BLAS thread: on the shared 2-core machine a
 #: (1797, 64) x (64, 10) product pair took 40 ms with two threads and 1.7 ms with one (thread
@@ -36,6 +44,9 @@ class LinearSVMSettings(Section):
     method: choice(METHODS) = "newton"  # type: ignore[valid-type]
     tol: Float = Field(1e-4, gt=0, description="stop when |gradient| <= tol * |gradient at W = 0|, per class")
     max_iter: Int = Field(200, ge=1, description="Newton (or L-BFGS) iterations at most")
+    precondition: choice(PRECONDITIONERS) = Field(  # type: ignore[valid-type]
+        "auto", description="newton's CG: gram (Cholesky of I + C s X^T X, see featpipe.svm._gram), none, or "
+        f"auto (gram when n >= {GRAM_MIN_ROWS_PER_FEATURE} d and d <= {GRAM_MAX_FEATURES:,})")
     smoothing: Float = Field(1e-3, gt=0, lt=1, description="hinge: final Huber width of the smoothed hinge")
     intercept_scaling: Float = Field(1.0, ge=0, description="value of the constant feature that carries the bias (0: no bias)")
 
@@ -63,6 +74,9 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         newton: truncated Newton (CG on the generalized Hessian, exact line search);
         lbfgs: scipy's L-BFGS-B on the same objective (squared hinge only; kept for comparison).
     tol, max_iter : stopping rule (see LinearSVMSettings).
+    precondition : {"auto", "gram", "none"}
+        The Newton CG's preconditioner; gram cuts the passes over X about sevenfold on
+        standardized Coates features (see `featpipe.svm._gram`). It changes the path, not the optimum.
     intercept_scaling : float >= 0
 
     Learned attributes: `classes_`, `coef_` (K, d) float64 (K = 1 for two classes with ovr),
@@ -73,7 +87,7 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, C: float = 1.0, loss: str = "squared_hinge", multiclass: str = "ovr",
                  method: str = "newton", tol: float = 1e-4, max_iter: int = 200, smoothing: float = 1e-3,
-                 intercept_scaling: float = 1.0) -> None:
+                 intercept_scaling: float = 1.0, precondition: str = "auto") -> None:
         self.C = C
         self.loss = loss
         self.multiclass = multiclass
@@ -82,10 +96,28 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.smoothing = smoothing
         self.intercept_scaling = intercept_scaling
+        self.precondition = precondition
+
+    def uses_gram(self, X: np.ndarray) -> bool:
+        """Whether fitting on `X` (n, d) builds the Gram preconditioner (so a C search can share it)."""
+        if self.method != "newton" or self.precondition == "none":
+            return False
+        n, d = X.shape
+        return self.precondition == "gram" or (n >= GRAM_MIN_ROWS_PER_FEATURE * d and d <= GRAM_MAX_FEATURES)
+
+    def gram(self, X: Any) -> np.ndarray:
+        """The (d + 1, d + 1) Gram matrix `fit` would build for `X`: pass it to every fit on the same X."""
+        X = check_features(X)
+        with threadpool_limits(1 if X.size < ONE_THREAD_BELOW else None, user_api="blas"):
+            return _gram.gram_matrix(X, self.intercept_scaling)
 
     def fit(self, X: Any, y: Any, coef_init: np.ndarray | None = None,
-            intercept_init: np.ndarray | None = None) -> "LinearSVM":
-        """Train on features `X` (n, d) and labels `y`; start from `coef_init`/`intercept_init` if given."""
+            intercept_init: np.ndarray | None = None, gram: np.ndarray | None = None) -> "LinearSVM":
+        """Train on features `X` (n, d) and labels `y`; start from `coef_init`/`intercept_init` if given.
+
+        `gram`: `self.gram(X)` computed once and shared by the fits of a C search (else built here
+        when the preconditioner is used).
+        """
         settings = validate_settings(LinearSVMSettings, self.get_params(), "LinearSVM")
         if settings.method == "lbfgs" and settings.loss != "squared_hinge":
             raise InputError("LinearSVM: method='lbfgs' needs a differentiable loss; use loss='squared_hinge'")
@@ -97,15 +129,25 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
             W[:-1] = np.asarray(coef_init, dtype=np.float64).reshape(K, X.shape[1]).T
             if intercept_init is not None and settings.intercept_scaling:
                 W[-1] = np.asarray(intercept_init, dtype=np.float64).reshape(K) / settings.intercept_scaling
+        small = X.size < ONE_THREAD_BELOW
         problem = _newton.Problem(X=X, labels=labels, n_classes=K, C=settings.C, multiclass=settings.multiclass,
-                                  bias_scale=settings.intercept_scaling)
-        with threadpool_limits(1 if X.size < ONE_THREAD_BELOW else None, user_api="blas"):
+                                  bias_scale=settings.intercept_scaling, n_threads=1 if small else _usable_cores())
+        with threadpool_limits(1 if small else None, user_api="blas"):
+            preconditioner = None
+            if self.uses_gram(X):
+                if gram is None:
+                    gram = _gram.gram_matrix(X, settings.intercept_scaling)
+                elif gram.shape != (X.shape[1] + 1,) * 2:
+                    raise InputError(f"LinearSVM: the Gram matrix given is {gram.shape}, "
+                                     f"X with {X.shape[1]} features needs {(X.shape[1] + 1,) * 2}")
+                preconditioner = _gram.GramPreconditioner(gram, settings.C)
             if settings.method == "lbfgs":
                 W, iterations, converged = _lbfgs(problem, W, settings.tol, settings.max_iter)
             elif settings.loss == "squared_hinge":
-                W, iterations, converged = _newton.newton(problem, W, settings.tol, settings.max_iter)
+                W, iterations, converged = _newton.newton(problem, W, settings.tol, settings.max_iter,
+                                                          preconditioner=preconditioner)
             else:
-                W, iterations, converged = _smoothed_hinge(problem, W, settings)
+                W, iterations, converged = _smoothed_hinge(problem, W, settings, preconditioner)
             self.classes_ = classes
             self.coef_ = np.ascontiguousarray(W[:-1].T)
             self.intercept_ = W[-1] * settings.intercept_scaling
@@ -147,12 +189,17 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         return self.classes_[index]
 
 
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _hinge_objective(problem: _newton.Problem, W: np.ndarray) -> np.ndarray:
     U = _newton._masked(problem.margins(problem.scores(W)))
     return (0.5 * problem.reduce(W * W) + problem.C * problem.reduce(np.maximum(U, 0.0))).sum()
 
 
-def _smoothed_hinge(problem: _newton.Problem, W: np.ndarray, settings: LinearSVMSettings):
+def _smoothed_hinge(problem: _newton.Problem, W: np.ndarray, settings: LinearSVMSettings, preconditioner=None):
     """Continuation on the Huber width: each smoothed problem warm-starts the next, narrower one."""
     widths = [1.0]
     while widths[-1] > settings.smoothing * 1.0001:
@@ -161,7 +208,10 @@ def _smoothed_hinge(problem: _newton.Problem, W: np.ndarray, settings: LinearSVM
     converged = False
     for width in widths:
         problem.smoothing = width
-        W, iterations, converged = _newton.newton(problem, W, settings.tol, settings.max_iter)
+        if preconditioner is not None:
+            preconditioner.reset()  # a narrower Huber band has another curvature
+        W, iterations, converged = _newton.newton(problem, W, settings.tol, settings.max_iter,
+                                                  preconditioner=preconditioner)
         total += iterations
     return W, total, converged
 

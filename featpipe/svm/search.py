@@ -55,14 +55,20 @@ def search_c(
     grid = sorted({float(c) for c in c_values})
     fitted: dict[float, Any] = {}
     trials: dict[float, dict] = {}
+    shared: dict[str, np.ndarray] = {}  # the Gram preconditioner's X^T X: one per training set, every C
 
     def fit(C: float) -> None:
         model = build(C)
         start = time.perf_counter()
         nearest = min(fitted, key=lambda c: abs(np.log(c / C)), default=None)
-        if nearest is not None and _takes_warm_start(model):
-            previous = fitted[nearest]
-            model.fit(X_train, y_train, coef_init=previous.coef_, intercept_init=previous.intercept_)
+        if _takes_warm_start(model):
+            if model.uses_gram(X_train) and "gram" not in shared:
+                shared["gram"] = model.gram(X_train)
+            start_from = {}
+            if nearest is not None:
+                start_from = {"coef_init": fitted[nearest].coef_, "intercept_init": fitted[nearest].intercept_}
+            model.fit(X_train, y_train, gram=shared.get("gram") if model.uses_gram(X_train) else None,
+                      **start_from)
         else:
             model.fit(X_train, y_train)
         trial = {"C": C, "val_accuracy": float(np.mean(model.predict(X_val) == y_val)),

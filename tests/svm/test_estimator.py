@@ -8,7 +8,7 @@ from sklearn.svm import LinearSVC
 
 from featpipe import model_io
 from featpipe.errors import InputError
-from featpipe.svm import LinearSVM, _newton
+from featpipe.svm import LinearSVM, _gram, _newton
 
 
 def _liblinear(X, y, C, loss):
@@ -24,11 +24,12 @@ def _objective_of(reference, X, y, C, loss):
     return probe.objective(X, y)
 
 
+@pytest.mark.parametrize("precondition", ["gram", "none"])
 @pytest.mark.parametrize("loss", ["squared_hinge", "hinge"])
 @pytest.mark.parametrize("C", [0.01, 0.3, 10.0])
-def test_objective_and_predictions_match_liblinear(problem, loss, C):
+def test_objective_and_predictions_match_liblinear(problem, loss, C, precondition):
     X, y = problem
-    ours = LinearSVM(C=C, loss=loss).fit(X, y)
+    ours = LinearSVM(C=C, loss=loss, precondition=precondition).fit(X, y)
     reference = _liblinear(X, y, C, loss)
     theirs = _objective_of(reference, X, y, C, loss)
     # at most liblinear's objective (plus 1e-6 of it for squared hinge; the hinge is reached
@@ -116,6 +117,57 @@ def test_warm_start_reaches_the_cold_start_solution(problem):
     assert warm.n_iter_ <= cold.n_iter_
 
 
+def _correlated(n=600, d=40, factors=3, seed=0):
+    """Features driven by a few strong common factors (as standardized bag-of-words counts are):
+    the spectrum of X^T X spreads over orders of magnitude and plain CG needs many products."""
+    rng = np.random.default_rng(seed)
+    F = rng.normal(size=(n, factors)) * (10.0 / np.arange(1, factors + 1))
+    X = F @ rng.normal(size=(factors, d)) + rng.normal(size=(n, d)) + 2.0
+    y = ((X - X.mean(axis=0)) @ rng.normal(size=(d, 4)) + 3 * rng.normal(size=(n, 4))).argmax(axis=1)
+    return X, y
+
+
+def test_gram_matrix_is_the_extended_features_product():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 7)).astype(np.float32)
+    extended = np.hstack([X.astype(np.float64), np.full((50, 1), 2.5)])
+    np.testing.assert_allclose(_gram.gram_matrix(X, 2.5), extended.T @ extended, rtol=1e-5)
+
+
+@pytest.mark.parametrize("multiclass", ["ovr", "weston_watkins"])
+def test_gram_preconditioner_reaches_the_same_optimum_in_fewer_hessian_products(monkeypatch, multiclass):
+    X, y = _correlated()
+    products = []
+    original = _newton._hessian_product
+    monkeypatch.setattr(_newton, "_hessian_product", lambda *a: (products.append(1), original(*a))[1])
+    fits = {}
+    for precondition in ("none", "gram"):
+        products.clear()
+        fits[precondition] = (LinearSVM(C=10.0, tol=1e-8, multiclass=multiclass, precondition=precondition)
+                              .fit(X, y), len(products))
+    (plain, plain_products), (gram, gram_products) = fits["none"], fits["gram"]
+    assert plain.converged_ and gram.converged_
+    assert gram.objective_ == pytest.approx(plain.objective_, rel=1e-5)
+    assert np.mean(gram.predict(X) == plain.predict(X)) >= 0.99
+    if multiclass == "ovr":  # (the coupled Weston-Watkins Hessian gains less: 3,697 against 4,578 here)
+        assert gram_products < plain_products / 2
+
+
+def test_auto_preconditions_when_rows_outnumber_features_and_d_is_moderate():
+    svm = LinearSVM()
+    assert svm.uses_gram(np.zeros((100, 50)))
+    assert not svm.uses_gram(np.zeros((60, 50)))  # n < 2 d: the n d^2 product does not pay
+    assert not LinearSVM(precondition="none").uses_gram(np.zeros((100, 50)))
+    assert LinearSVM(precondition="gram").uses_gram(np.zeros((60, 50)))
+    assert not LinearSVM(method="lbfgs").uses_gram(np.zeros((100, 50)))
+
+
+def test_a_gram_matrix_of_another_shape_is_an_input_error(problem):
+    X, y = problem
+    with pytest.raises(InputError, match=r"Gram matrix given is \(5, 5\)"):
+        LinearSVM(precondition="gram").fit(X, y, gram=np.eye(5))
+
+
 def test_model_round_trip(tmp_path, problem):
     X, y = problem
     labels = np.array(["cat", "dog", "emu", "fox"])[y]
@@ -162,3 +214,18 @@ def test_wrong_feature_count_at_predict(problem):
     model = LinearSVM().fit(X, y)
     with pytest.raises(InputError, match="X has 11 features, the SVM was trained on 12"):
         model.predict(X[:, :11])
+
+
+@pytest.mark.parametrize("multiclass", ["ovr", "weston_watkins"])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_fused_curvature_product_equals_the_two_whole_matrix_products(multiclass, n_threads):
+    rng = np.random.default_rng(3)
+    n = 2 * _newton.BLOCK_ROWS + 37  # several blocks, the last one short
+    X = rng.normal(size=(n, 9)).astype(np.float32)
+    labels = rng.integers(0, 4, size=n)
+    p = _newton.Problem(X=X, labels=labels, n_classes=4, C=0.5, multiclass=multiclass, bias_scale=1.5,
+                        n_threads=n_threads)
+    V = rng.normal(size=(10, 4))
+    d2l = rng.random((n, 4)) * (rng.random((n, 4)) > 0.3)
+    direct = p.back(p.to_scores(p.to_margins(p.scores(V)) * d2l))
+    np.testing.assert_allclose(p.curvature_product(V, d2l), direct, rtol=1e-5, atol=1e-4)

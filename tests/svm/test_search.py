@@ -111,3 +111,17 @@ def test_progress_reports_each_c_and_the_widening_as_plain_lines(split, capsys):
 def test_no_progress_when_quiet(split, capsys):
     _search(100.0, [0.1, 1.0], 1, split)  # progress defaults to off
     assert capsys.readouterr().err == ""
+
+
+def test_a_search_builds_the_gram_matrix_once_for_every_C(split, monkeypatch):
+    from featpipe.svm import _gram
+
+    calls = []
+    original = _gram.gram_matrix
+    monkeypatch.setattr(_gram, "gram_matrix", lambda *a: (calls.append(1), original(*a))[1])
+    X, y, Xv, yv = split
+    model, record = search_c(lambda C: LinearSVM(C=C, precondition="gram"), [0.01, 0.1, 1.0], X, y, Xv, yv)
+    assert len(record["trials"]) >= 3
+    assert len(calls) == 1
+    cold = LinearSVM(C=model.C, precondition="none", tol=1e-8).fit(X, y)
+    assert model.objective_ == pytest.approx(cold.objective_, rel=1e-4)

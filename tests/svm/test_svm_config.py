@@ -34,3 +34,13 @@ def test_newton_settings_are_validated():
         parse_config("svm:\n  widen: -1\n")
     with pytest.raises(ConfigError, match=r"svm\.multiclass"):
         parse_config("svm:\n  multiclass: crammer_singer\n")
+
+
+def test_precondition_reaches_the_svm_and_is_checked():
+    from featpipe import pipeline
+
+    config = parse_config("svm:\n  precondition: none\n")
+    assert pipeline.build_svm(config.svm, 1.0, 100, 10, 0).precondition == "none"
+    assert pipeline.build_svm(parse_config("svm: {}\n").svm, 1.0, 100, 10, 0).precondition == "auto"
+    with pytest.raises(ConfigError, match=r"svm\.precondition"):
+        parse_config("svm:\n  precondition: jacobi\n")
