@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model, field_vali
 from . import yaml_safe
 from .data.images import MAX_IMAGE_PIXELS, PILLOW_MAX_PIXELS
 from .errors import ConfigError
-from .features import EXTRACTORS
+from .features import EXTRACTORS, PIXEL_LAYOUT, has_pixel_layout
 from .nn.settings import MlpSettings
 from .data.sources import SOURCES
 from .settings import Int, IntPair, Section, _is_type_tag, choice
@@ -173,16 +173,17 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _mlp_image_settings_need_raw_pixels(self):
-        # The MLP sees images only when raw pixels are the whole feature vector (runner.py).
+        # The MLP sees images only when one pixel-grid extractor makes the whole feature vector (runner.py).
         extractors = list(self.features.extractors())
-        if self.classifier != "mlp" or extractors == ["raw"]:
+        if self.classifier != "mlp" or has_pixel_layout(extractors):
             return self
         used = [f"mlp.augment.{part}" for part in self.mlp.augment.image_parts()]
         if self.mlp.normalize == "channel":
             used.append("mlp.normalize='channel'")
         if used:
             raise ValueError(
-                f"{' and '.join(used)} work on images: use them with features: {{raw: {{}}}} alone "
+                f"{' and '.join(used)} work on images: use them with one of features "
+                f"{sorted(PIXEL_LAYOUT)} alone, e.g. features: {{raw: {{}}}} "
                 f"(this config has features {extractors}, whose vectors have no pixels to flip, crop or "
                 "deform; mlp.augment.mixup works on any features)"
             )

@@ -21,6 +21,7 @@ from .config import Config
 from .data import Dataset, check_trainable, load_source, stratified_split, subset
 from .data.cache import cache_root
 from .errors import ConfigError, DataError
+from .features import has_pixel_layout
 from .features._images import show_progress
 from .features.cache import FeatureCache, cached_features
 from .metrics import classification_scores
@@ -187,8 +188,8 @@ def _fit_classifier(config, splits, features, n_features, checkpoints, resume, p
             progress=progress,
         )
 
-    raw_only = list(config.features.extractors()) == ["raw"]
-    input_shape = tuple(splits.train.images.shape[1:]) if raw_only else None
+    pixels = has_pixel_layout(config.features.extractors())
+    input_shape = tuple(splits.train.images.shape[1:]) if pixels else None
     mlp = pipeline.build_mlp(config, input_shape, progress)
     mlp.fit(features["train"], y_train, X_val=features["val"], y_val=y_val,
             checkpoint_dir=checkpoints, resume=resume)

@@ -18,14 +18,26 @@ from .concat import FeatureConcat
 from .fisher_extractor import FisherVectors, fisher_pictures
 from .hog import HOG, hog_features, hog_glyph
 from .raw import RawPixels
+from .whiten import ZcaWhitening
 
 EXTRACTORS: dict[str, type] = {
     "raw": RawPixels,
+    "zca": ZcaWhitening,
     "color": ColorHistogram,
     "hog": HOG,
     "bovw": BagOfVisualWords,
     "fisher": FisherVectors,
 }
+
+#: Extractors whose features are the image's own pixel grid in (H, W, C) order, so an MLP on them
+#: alone may standardize them per channel and flip or crop them as images.
+PIXEL_LAYOUT = frozenset({"raw", "zca"})
+
+
+def has_pixel_layout(kinds) -> bool:
+    """Whether features made by the extractors `kinds` (config names) are one image's pixel grid."""
+    kinds = list(kinds)
+    return len(kinds) == 1 and kinds[0] in PIXEL_LAYOUT
 
 
 def is_seeded(cls: type) -> bool:
@@ -55,9 +67,12 @@ __all__ = [
     "FeatureConcat",
     "FisherVectors",
     "HOG",
+    "PIXEL_LAYOUT",
     "RawPixels",
+    "ZcaWhitening",
     "codebook_images",
     "fisher_pictures",
+    "has_pixel_layout",
     "hog_features",
     "hog_glyph",
     "is_seeded",

@@ -46,8 +46,11 @@ FORMAT = "featpipe-mlp-checkpoint"
 #: The version `save_training` writes.
 VERSION = 2
 
-#: Settings that may differ between the run that wrote a checkpoint and the one resuming it.
-RESUMABLE_CHANGES = frozenset({"epochs", "patience", "progress"})
+#: Settings that may differ between the run that wrote a checkpoint and the one resuming it: they
+#: decide only how long training goes on (or how it is shown), never what an epoch computes.
+#: ``val_smoothing`` is not one of them: the best epoch kept so far (its weights) was chosen on the
+#: old smoothed curve, and the new curve may prefer an earlier epoch whose weights are gone.
+RESUMABLE_CHANGES = frozenset({"epochs", "patience", "min_epochs", "progress"})
 
 
 def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:

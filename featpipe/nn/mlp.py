@@ -249,7 +249,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             ``checkpoint_dir/mlp_checkpoint.npz`` (atomically).
         resume : bool
             Continue from the checkpoint in ``checkpoint_dir`` if there is one (else start
-            afresh). Same data and settings (except ``epochs``, ``patience``, ``progress``)
+            afresh). Same data and settings (except ``epochs``, ``patience``, ``min_epochs``, ``progress``)
             give exactly the weights of an uninterrupted run.
         on_epoch_end : callable ``(epoch, history) -> None``, optional
             Called after each epoch (and its checkpoint); an exception raised there stops

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ..features import has_pixel_layout
+
 FAMILY_SVM = "features + SVM"
 FAMILY_MLP_PIXELS = "MLP on pixels"
 FAMILY_MLP_FEATURES = "MLP on features"
@@ -125,7 +127,7 @@ def family_of(features: Sequence[str], classifier: str | None) -> str:
     if classifier == "svm":
         return FAMILY_SVM
     if classifier == "mlp":
-        return FAMILY_MLP_PIXELS if list(features) == ["raw"] else FAMILY_MLP_FEATURES
+        return FAMILY_MLP_PIXELS if has_pixel_layout(features) else FAMILY_MLP_FEATURES  # raw or ZCA pixels
     return FAMILY_OTHER
 
 

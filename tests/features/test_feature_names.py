@@ -8,7 +8,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from featpipe.features import EXTRACTORS, HOG, ColorHistogram, RawPixels, make_extractor
 
-SMALL = {"raw": {}, "color": {"bins": 3, "grid": 2}, "hog": {"pixels_per_cell": 4, "cells_per_block": 2},
+SMALL = {"raw": {}, "zca": {}, "color": {"bins": 3, "grid": 2}, "hog": {"pixels_per_cell": 4, "cells_per_block": 2},
          "bovw": {"n_words": 5, "patch_size": 4, "n_patches": 200, "stride": 4},
          "fisher": {"cell_size": 2, "stride": 4, "pca_dims": 8, "n_components": 3, "n_samples": 200,
                     "pyramid": [(1, 1)], "random_state": 0}}

@@ -23,6 +23,7 @@ from featpipe.features import (
     FeatureConcat,
     FisherVectors,
     RawPixels,
+    ZcaWhitening,
     make_extractor,
 )
 
@@ -82,7 +83,7 @@ def _caused_by_input_error(exc: BaseException | None) -> bool:
 
 
 @parametrize_with_checks(
-    [RawPixels(), HOG(), ColorHistogram(), small_bovw(), FeatureConcat(extractors=[("raw", RawPixels())]),
+    [RawPixels(), ZcaWhitening(), HOG(), ColorHistogram(), small_bovw(), FeatureConcat(extractors=[("raw", RawPixels())]),
      small_fisher()]
 )
 def test_sklearn_estimator_checks(estimator, check):
@@ -192,10 +193,10 @@ def test_pipeline_feature_union_and_grid_search(make_smooth, rng):
 
 
 def test_make_extractor():
-    assert set(EXTRACTORS) == {"raw", "color", "hog", "bovw", "fisher"}
+    assert set(EXTRACTORS) == {"raw", "zca", "color", "hog", "bovw", "fisher"}
     hog = make_extractor("hog", orientations=6)
     assert isinstance(hog, HOG) and hog.orientations == 6
-    with pytest.raises(InputError, match=r"kind='sift'.*'raw', 'color', 'hog', 'bovw', 'fisher'"):
+    with pytest.raises(InputError, match=r"kind='sift'.*'raw', 'zca', 'color', 'hog', 'bovw', 'fisher'"):
         make_extractor("sift")
     with pytest.raises(InputError, match=r"'hog' \(HOG\) has no setting\(s\) bins; valid settings: orientations"):
         make_extractor("hog", bins=3)

@@ -179,6 +179,31 @@ def test_resume_by_raising_epochs(tmp_path):
         assert np.array_equal(a, b)
 
 
+def test_resume_with_a_later_min_epochs_equals_an_uninterrupted_run_with_it(tmp_path):
+    # patience 1 would stop at the first epoch without a new best; min_epochs forbids that before it
+    settings = {**RESUME, "patience": 1, "val_smoothing": 0.5}
+    X, y = _images()
+    full = MLPClassifier(epochs=5, min_epochs=5, **settings).fit(X, y, X_val=X[:40], y_val=y[:40])
+
+    def stop_after_second(epoch, history):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        MLPClassifier(epochs=5, min_epochs=2, **settings).fit(X, y, X_val=X[:40], y_val=y[:40],
+                                                               checkpoint_dir=tmp_path, on_epoch_end=stop_after_second)
+    resumed = MLPClassifier(epochs=5, min_epochs=5, **settings).fit(X, y, X_val=X[:40], y_val=y[:40],
+                                                                    checkpoint_dir=tmp_path, resume=True)
+    assert resumed.n_epochs_run_ == full.n_epochs_run_ == 5  # min_epochs=2 alone stops these data after 3
+    assert MLPClassifier(epochs=5, min_epochs=2, **settings).fit(X, y, X_val=X[:40], y_val=y[:40]).n_epochs_run_ == 3
+    assert resumed.best_epoch_ == full.best_epoch_
+    for a, b in zip(full.coefs_ + full.intercepts_, resumed.coefs_ + resumed.intercepts_):
+        assert np.array_equal(a, b)
+    with pytest.raises(InputError, match=r"val_smoothing: 0.5 -> 0.8\); only epochs, min_epochs, patience, progress"):
+        MLPClassifier(epochs=6, **{**settings, "val_smoothing": 0.8}).fit(
+            X, y, X_val=X[:40], y_val=y[:40], checkpoint_dir=tmp_path, resume=True)
+
+
 def test_resume_rejects_changed_settings(tmp_path):
     X, y = _images()
     MLPClassifier(epochs=1, **RESUME).fit(X, y, checkpoint_dir=tmp_path)

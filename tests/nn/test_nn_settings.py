@@ -48,7 +48,9 @@ def test_make_optimizer_reads_the_settings_each_optimizer_declares(name):
 @pytest.mark.parametrize("text, message", [
     ("mlp: {loss: hinge, label_smoothing: 0.1}", r"mlp: label_smoothing=0.1 applies only to loss='softmax', not 'hinge'"),
     ("classifier: mlp\nfeatures: {hog: {}}\nmlp: {augment: {flip: true}}",
-     r"mlp.augment.flip=True work on images: use them with features: \{raw: \{\}\} alone \(this config has features \['hog'\]"),
+     r"mlp.augment.flip=True work on images: use them with one of features \['raw', 'zca'\] alone, e.g. "
+     r"features: \{raw: \{\}\} \(this config has features \['hog'\]"),
+    ("classifier: mlp\nfeatures: {zca: {}, color: {}}\nmlp: {augment: {flip: true}}", r"mlp.augment.flip=True work on images"),
     ("classifier: mlp\nfeatures: {raw: {}, color: {}}\nmlp: {augment: {crop: 2}}", r"mlp.augment.crop=2 work on images"),
     ("classifier: mlp\nfeatures: {hog: {}}\nmlp: {augment: {affine: {rotation: 5}}}",
      r"mlp.augment.affine=\{'rotation': 5.0, 'scale': \[1.0, 1.0\], 'translate': 0.0\} work on images"),
@@ -85,6 +87,8 @@ def test_cross_field_rules_fire_when_the_config_is_read(text, message):
 def test_image_settings_are_fine_on_raw_pixels_and_ignored_by_the_svm():
     config = parse_config("classifier: mlp\nfeatures: {raw: {}}\nmlp: {augment: {flip: true}, normalize: channel}")
     assert config.mlp.augment.flip and config.mlp.hidden_sizes == (100,)
+    whitened = parse_config("classifier: mlp\nfeatures: {zca: {eps: 0.1}}\nmlp: {augment: {crop: 4}}")
+    assert whitened.mlp.augment.crop == 4 and list(whitened.features.extractors()) == ["zca"]
     assert parse_config("classifier: svm\nfeatures: {hog: {}}\nmlp: {augment: {crop: 2}}").mlp.augment.crop == 2
     assert parse_config("classifier: mlp\nfeatures: {hog: {}}\nmlp: {augment: {mixup: 0.2}}").mlp.augment.mixup == 0.2
 

@@ -18,6 +18,7 @@ from featpipe.summary import format_run
     (["hog", "color"], "svm", "features + SVM"),
     (["raw"], "svm", "features + SVM"),
     (["raw"], "mlp", "MLP on pixels"),
+    (["zca"], "mlp", "MLP on pixels"),
     (["hog"], "mlp", "MLP on features"),
     (["raw", "hog"], "mlp", "MLP on features"),
 ])
