@@ -154,6 +154,8 @@ def run_experiment(
         feature_stages=computed.seconds, cache_hits=computed.hits, images_per_s=throughput, data=data,
         started=started, command=command, feature_costs=computed.cost,
     )
+    # what fitting each extractor left to know (e.g. BoVW's dead words), for extractors that report it
+    metrics["feature_fit"] = {name: part.fit_report() for name, part in extractor.extractors if hasattr(part, "fit_report")}
     run_dir = _write_run(run_dir, config, model, metrics, classifier, splits, replace,
                          (splits.val.labels, predicted["val"]))
     if checkpoints.exists():

@@ -247,6 +247,13 @@ class BagOfVisualWords(ImageFeatureExtractor):
             self.dead_words_.append(dead_words(model.labels_, self.n_words))
             self.kmeans_inertia_.append(float(model.inertia_) / len(patches))
 
+    def fit_report(self) -> dict:
+        """What the codebook fit left to know, for a run's metrics.json: dead words and k-means inertia."""
+        check_is_fitted(self, "codebook_")
+        return {"n_words": self.n_words, "patch_sizes": list(self.patch_sizes_), "dead_words": list(self.dead_words_),
+                "dead_word_rule": f"fewer training patches than {DEAD_WORD_FRACTION:g} x the mean cluster size",
+                "kmeans_inertia": [round(value, 6) for value in self.kmeans_inertia_]}
+
     # ------------------------------------------------------------------ transform
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
