@@ -183,11 +183,13 @@ def _compute_features(config: Config, splits: Splits, progress: bool):
 def _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress, blocks=None):
     """Fit the configured classifier; returns it and a record of any model selection.
 
-    With features.train_flips the mirrored training images are training rows too, after the originals.
+    With features.train_flips the mirrored training images are training rows too, after the originals;
+    `features` then keeps the originals as a view of that matrix, so no copy of either is left behind.
     """
     X_train, y_train, y_val = features["train"], splits.train.labels, splits.val.labels
     if FLIPPED in features:
-        X_train, y_train = np.concatenate([X_train, features[FLIPPED]]), np.concatenate([y_train, y_train])
+        X_train, y_train = np.concatenate([X_train, features.pop(FLIPPED)]), np.concatenate([y_train, y_train])
+        features["train"] = X_train[:len(splits.train)]  # a view: the separate copies are freed
     if config.classifier == "svm":
         return search_c(
             lambda C: pipeline.build_svm(config.svm, C, len(y_train), n_features, config.seed, progress),
