@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, StrictBool, ValidationError, create_model, field_validator, model_validator
 
 from . import yaml_safe
 from .data.images import MAX_IMAGE_PIXELS, PILLOW_MAX_PIXELS
@@ -74,8 +74,9 @@ class _FeaturesSection(_Section):
     @classmethod
     def _switches(cls, data):
         # `hog:` (null) or `hog: true` switch an extractor on with defaults; `hog: false` off.
-        if isinstance(data, dict):
-            data = {k: ({} if v is None or v is True else v) for k, v in data.items() if v is not False}
+        if isinstance(data, dict):  # extractor keys only: train_flips: true is a plain boolean
+            data = {k: ({} if k in EXTRACTORS and (v is None or v is True) else v) for k, v in data.items()
+                    if not (k in EXTRACTORS and v is False)}
         return data
 
     @model_validator(mode="after")
@@ -96,6 +97,8 @@ FeaturesConfig = create_model(
     **{kind: (cls.Settings | None, None) for kind, cls in EXTRACTORS.items()},
     normalize=(Literal["block", "standard", "none"],
                Field("block", description="block: standardize, then weigh each extractor's block equally")),
+    train_flips=(StrictBool, Field(False, description="add the mirror image of every training image as a "
+                                   "training row (the extractors are fitted on the originals; validation unchanged)")),
 )
 
 

@@ -29,6 +29,7 @@ from .runs import folder as run_folder
 from .svm import search_c
 
 THROUGHPUT_SAMPLE = 1000  # images timed end to end (features + classifier) for images/s
+FLIPPED = "train_flipped"  # features of the mirrored training images (features.train_flips)
 
 
 @dataclass
@@ -127,7 +128,8 @@ def run_experiment(
     extractor, features = computed.fitted, computed.features
     n_features = int(features["train"].shape[1])
 
-    memory.check_training(config, len(splits.train), n_features, len(splits.train.class_names))
+    n_rows = len(splits.train) * (2 if FLIPPED in features else 1)
+    memory.check_training(config, n_rows, n_features, len(splits.train.class_names))
     checkpoints = checkpoint_dir_for(config, run_dir.parent)
     with timer("train"):
         classifier, selection = _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress,
@@ -153,6 +155,8 @@ def run_experiment(
         feature_stages=computed.seconds, cache_hits=computed.hits, images_per_s=throughput, data=data,
         started=started, command=command, feature_costs=computed.cost,
     )
+    # what fitting each extractor left to know (e.g. BoVW's dead words), for extractors that report it
+    metrics["feature_fit"] = {name: part.fit_report() for name, part in extractor.extractors if hasattr(part, "fit_report")}
     run_dir = _write_run(run_dir, config, model, metrics, classifier, splits, replace,
                          (splits.val.labels, predicted["val"]))
     if checkpoints.exists():
@@ -166,24 +170,31 @@ def _compute_features(config: Config, splits: Splits, progress: bool):
     if config.output.feature_cache:
         cache = FeatureCache(cache_root(config.data.cache_dir) / "feature-cache")
     extractor = pipeline.build_features(config.features, config.seed)
-    named = splits.named()
+    inputs = {name: (ds.images, ds.fingerprint()) for name, ds in splits.named().items()}
+    if config.features.train_flips:
+        # keyed apart from the originals, whose cached features (and fitted extractor) are reused
+        inputs[FLIPPED] = (np.ascontiguousarray(splits.train.images[:, :, ::-1]), splits.train.fingerprint() + ":hflip")
     token = show_progress.set(bool(progress))  # plain lines in a log, a bar on a terminal (featpipe.progress)
     try:
-        return cached_features(
-            extractor, splits.train.images, splits.train.fingerprint(),
-            {name: (ds.images, ds.fingerprint()) for name, ds in named.items()}, cache, config.seed,
-        )
+        return cached_features(extractor, splits.train.images, splits.train.fingerprint(), inputs, cache, config.seed)
     finally:
         show_progress.reset(token)
 
 
 def _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress, blocks=None):
-    """Fit the configured classifier; returns it and a record of any model selection."""
-    y_train, y_val = splits.train.labels, splits.val.labels
+    """Fit the configured classifier; returns it and a record of any model selection.
+
+    With features.train_flips the mirrored training images are training rows too, after the originals;
+    `features` then keeps the originals as a view of that matrix, so no copy of either is left behind.
+    """
+    X_train, y_train, y_val = features["train"], splits.train.labels, splits.val.labels
+    if FLIPPED in features:
+        X_train, y_train = np.concatenate([X_train, features.pop(FLIPPED)]), np.concatenate([y_train, y_train])
+        features["train"] = X_train[:len(splits.train)]  # a view: the separate copies are freed
     if config.classifier == "svm":
         return search_c(
             lambda C: pipeline.build_svm(config.svm, C, len(y_train), n_features, config.seed, progress),
-            config.svm.c_values(), features["train"], y_train, features["val"], y_val,
+            config.svm.c_values(), X_train, y_train, features["val"], y_val,
             widen=config.svm.widen, solver=pipeline.svm_solver(config.svm, n_features), blocks=blocks,
             progress=progress,
         )
@@ -191,7 +202,7 @@ def _fit_classifier(config, splits, features, n_features, checkpoints, resume, p
     pixels = has_pixel_layout(config.features.extractors())
     input_shape = tuple(splits.train.images.shape[1:]) if pixels else None
     mlp = pipeline.build_mlp(config, input_shape, progress)
-    mlp.fit(features["train"], y_train, X_val=features["val"], y_val=y_val,
+    mlp.fit(X_train, y_train, X_val=features["val"], y_val=y_val,
             checkpoint_dir=checkpoints, resume=resume)
     return mlp, None
 

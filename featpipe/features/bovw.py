@@ -4,7 +4,8 @@ Follows Coates, Lee & Ng, "An Analysis of Single-Layer Networks in Unsupervised 
 (AISTATS 2011): random training patches are brightness/contrast normalized (subtract the patch
 mean, divide by sqrt(variance + 10) on the 0..255 pixel scale), ZCA-whitened (eigenvalues
 regularized by +0.1), clustered with k-means; images are then described by encoding every dense
-patch against the K centroids and sum-pooling the codes over the four quadrants of the image.
+patch against the K centroids and sum-pooling the codes over the four quadrants of the image
+(or a finer 3x3 grid of regions).
 Their "triangle" encoding f_k = max(0, mean_j(z_j) - z_k), with z_k the distance to centroid k,
 beat hard assignment in their experiments; hard assignment gives the classic bag-of-words counts.
 """
@@ -24,7 +25,7 @@ from ..errors import InputError
 from ..settings import Float, Int, Section, Sizes, choice
 from ._base import ImageFeatureExtractor
 from ._images import check_int, check_min_size, show_progress
-from .bovw_encode import BLOCK_ROWS, REGIONS, PatchEncoder, encode_images, normalize_patches, usable_cores
+from .bovw_encode import BLOCK_ROWS, GRID, REGIONS, PatchEncoder, encode_images, normalize_patches, usable_cores
 
 ENCODINGS = ("hard", "triangle")
 POOLINGS = tuple(REGIONS)
@@ -83,9 +84,10 @@ class BagOfVisualWords(ImageFeatureExtractor):
         Added to each patch's variance before dividing (0..255 pixel scale), as in the paper.
     encoding : {"hard", "triangle"}
         "hard": one-hot of the nearest word. "triangle": max(0, mean_k(z) - z_k).
-    pooling : {"global", "quadrants", "pyramid"}
-        Sum codes over the whole image (K features), its 2x2 quadrants (4K) or both (5K).
-        A patch belongs to the quadrant of its top-left position in the grid of positions.
+    pooling : {"global", "quadrants", "pyramid", "grid3"}
+        Sum codes over the whole image (K features), its 2x2 quadrants (4K), both (5K) or a 3x3
+        grid of regions (9K). A patch belongs to the region of its top-left position in the grid
+        of positions.
     kmeans : {"full", "minibatch"}
         scikit-learn KMeans (Lloyd, n_init=1; it re-seeds empty clusters with far points, the
         standard k-means of Coates et al.) or MiniBatchKMeans.
@@ -159,9 +161,10 @@ class BagOfVisualWords(ImageFeatureExtractor):
         check_min_size(images, largest, largest, owner, f"patch_size={largest}")
         if self.pooling != "global":
             positions = [(images.shape[k] - largest) // self.stride + 1 for k in (1, 2)]
-            if min(positions) < 2:
+            grid = GRID[self.pooling]
+            if min(positions) < grid:
                 raise InputError(
-                    f"{owner}: pooling={self.pooling!r} needs at least 2x2 patch positions; images of "
+                    f"{owner}: pooling={self.pooling!r} needs at least {grid}x{grid} patch positions; images of "
                     f"{images.shape[1]}x{images.shape[2]} with patch_size={largest} and stride={self.stride} "
                     f"give {positions[0]}x{positions[1]}; use pooling='global', a smaller stride or larger images"
                 )
@@ -204,7 +207,7 @@ class BagOfVisualWords(ImageFeatureExtractor):
             positions = ((height - size) // self.stride + 1) * ((width - size) // self.stride + 1)
             # per patch: uint8 copy, float32 patches, reordered copy, augmented rows; per worker blocks
             working = jobs * (self.chunk_size * positions * (dims * 13 + 8) + BLOCK_ROWS * words * 8
-                              + self.chunk_size * 4 * words * 4)
+                              + self.chunk_size * GRID[self.pooling] ** 2 * words * 4)
             fit = self.n_patches * (dims * 16 + 16) + 256 * words * 4 * jobs + words * dims * 12
             needed = max(fit if fitting else 0, working + output)
             if needed / 2**20 > limit:
@@ -243,6 +246,13 @@ class BagOfVisualWords(ImageFeatureExtractor):
             self.codebook_.append(model.cluster_centers_.astype(np.float32))
             self.dead_words_.append(dead_words(model.labels_, self.n_words))
             self.kmeans_inertia_.append(float(model.inertia_) / len(patches))
+
+    def fit_report(self) -> dict:
+        """What the codebook fit left to know, for a run's metrics.json: dead words and k-means inertia."""
+        check_is_fitted(self, "codebook_")
+        return {"n_words": self.n_words, "patch_sizes": list(self.patch_sizes_), "dead_words": list(self.dead_words_),
+                "dead_word_rule": f"fewer training patches than {DEAD_WORD_FRACTION:g} x the mean cluster size",
+                "kmeans_inertia": [round(value, 6) for value in self.kmeans_inertia_]}
 
     # ------------------------------------------------------------------ transform
 

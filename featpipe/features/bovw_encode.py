@@ -8,9 +8,9 @@ regions, so the (patches x words) matrix never exists. Two tricks keep the passe
 
 - the squared norms ride inside the product: with x' = [x, ||x||^2, 1] and c' = [-2c, 1, ||c||^2]
   the product x'.c' is the squared distance ||x - c||^2 itself;
-- the patches of each image are reordered so that each pooling region (a quadrant) is one
-  contiguous run of rows, cut into blocks that never straddle two regions, so a block is pooled
-  by one matrix-vector product.
+- the patches of each image are reordered so that each pooling region (a quadrant, or a cell of
+  the 3x3 grid) is one contiguous run of rows, cut into blocks that never straddle two regions,
+  so a block is pooled by one matrix-vector product.
 
 Chunks of images are spread over worker threads with BLAS held to one thread each: numpy's
 elementwise passes are single-threaded, so threads over chunks use every core for the whole
@@ -31,7 +31,9 @@ from ._images import chunk_starts
 #: Most patches per fused block: 100 rows x 1,600 words of float32 is 640 kB, about one core's L2 here
 #: (blocks of 64 to 512 rows measured within noise of each other on this shared machine).
 BLOCK_ROWS = 100
-REGIONS = {"global": 1, "quadrants": 4, "pyramid": 5}
+REGIONS = {"global": 1, "quadrants": 4, "pyramid": 5, "grid3": 9}
+#: Side of the grid of regions each pooling sums over first ("global" and "pyramid" add up quadrants).
+GRID = {"global": 2, "quadrants": 2, "pyramid": 2, "grid3": 3}
 
 
 def usable_cores() -> int:
@@ -42,14 +44,14 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def quadrant_order(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
-    """Patch positions sorted by quadrant (stable) and the number of positions in each quadrant.
+def quadrant_order(rows: int, cols: int, grid: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Patch positions sorted by region (stable) and the number of positions in each region.
 
-    A position (r, c) in the rows x cols grid belongs to quadrant (2r // rows) * 2 + (2c // cols),
-    the rule of the direct implementation.
+    A position (r, c) in the rows x cols grid belongs to region (grid r // rows) * grid +
+    (grid c // cols) of the grid x grid regions (grid=2: the quadrants of the direct implementation).
     """
-    quadrant = ((np.arange(rows) * 2 // rows)[:, None] * 2 + (np.arange(cols) * 2 // cols)[None, :]).ravel()
-    return np.argsort(quadrant, kind="stable"), np.bincount(quadrant, minlength=4)
+    region = ((np.arange(rows) * grid // rows)[:, None] * grid + (np.arange(cols) * grid // cols)[None, :]).ravel()
+    return np.argsort(region, kind="stable"), np.bincount(region, minlength=grid * grid)
 
 
 def dense_patches(images: np.ndarray, size: int, stride: int,
@@ -90,7 +92,7 @@ class PatchEncoder:
         Whitening mean (D,) and matrix (D, D), or None for no whitening.
     codebook : float32 ndarray (K, D)
     encoding : {"hard", "triangle"}
-    pooling : {"global", "quadrants", "pyramid"}
+    pooling : {"global", "quadrants", "pyramid", "grid3"}
     """
 
     def __init__(self, size: int, stride: int, normalize_eps: float, mean: np.ndarray | None,
@@ -114,17 +116,17 @@ class PatchEncoder:
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """Pooled codes (N, regions * K) float32 of one chunk of images."""
-        n_images = len(images)
-        order, counts = quadrant_order(*self._grid(images.shape))
+        n_images, grid = len(images), GRID[self.pooling]
+        order, counts = quadrant_order(*self._grid(images.shape), grid)
         patches, _, _ = dense_patches(images, self.size, self.stride, order)
         normalize_patches(patches, self.normalize_eps)
         augmented = self._augment(patches)
-        pooled = np.zeros((n_images * 4, self.n_words), dtype=np.float32)
+        pooled = np.zeros((n_images * grid * grid, self.n_words), dtype=np.float32)
         pool = self._pool_hard if self.encoding == "hard" else self._pool_triangle
         pool(augmented, self._blocks(n_images, counts), pooled)
+        if self.pooling in ("quadrants", "grid3"):
+            return pooled.reshape(n_images, -1)
         quadrants = pooled.reshape(n_images, 4, self.n_words)
-        if self.pooling == "quadrants":
-            return quadrants.reshape(n_images, -1)
         total = quadrants.sum(axis=1)
         if self.pooling == "global":
             return total
@@ -150,16 +152,16 @@ class PatchEncoder:
     def _blocks(self, n_images: int, counts: np.ndarray) -> list[tuple[int, int, int]]:
         """(first row, stop row, pooled row) of each block: every block lies inside one region of one image.
 
-        Each image's quadrant run of rows is cut into the fewest nearly equal blocks of at most
+        Each image's run of rows of one region is cut into the fewest nearly equal blocks of at most
         `block_rows` rows, so a block pools into a single (image, quadrant) row with one product.
         """
-        one_image, start = [], 0
-        for quadrant, count in enumerate(counts.tolist()):
+        one_image, start, n_regions = [], 0, len(counts)
+        for region, count in enumerate(counts.tolist()):
             edges = np.linspace(start, start + count, -(-count // self.block_rows) + 1).round().astype(int).tolist()
-            one_image.extend((a, b, quadrant) for a, b in zip(edges[:-1], edges[1:]))
+            one_image.extend((a, b, region) for a, b in zip(edges[:-1], edges[1:]))
             start += count
-        return [(a + image * start, b + image * start, image * 4 + quadrant)
-                for image in range(n_images) for a, b, quadrant in one_image]
+        return [(a + image * start, b + image * start, image * n_regions + region)
+                for image in range(n_images) for a, b, region in one_image]
 
     def _pool_triangle(self, augmented: np.ndarray, blocks: list, pooled: np.ndarray) -> None:
         """pooled[region] += sum over the region's patches of max(0, mean_k(z) - z_k)."""

@@ -169,3 +169,25 @@ def test_kmeans_reports_its_start_and_end_when_progress_is_on(capsys):
     finally:
         show_progress.set(None)
     assert capsys.readouterr().err == ""
+
+
+def test_a_run_records_the_dead_words_in_metrics_also_when_the_codebook_comes_from_the_cache(tmp_path):
+    from featpipe.config import validate
+    from featpipe.runner import run_experiment
+
+    config = validate({"name": "dead", "seed": 0, "classifier": "svm", "svm": {"C": 1.0},
+                       "data": {"source": "digits", "n_train": 200, "val_fraction": 0.25, "cache_dir": str(tmp_path)},
+                       "features": {"bovw": {"n_words": 40, "patch_size": 3, "n_patches": 400, "kmeans": "full",
+                                             "kmeans_init": "random", "kmeans_iter": 5}},
+                       "output": {"plots": False}})
+    first = run_experiment(config, tmp_path / "runs" / "first", progress=False)
+    second = run_experiment(config, tmp_path / "runs" / "second", progress=False).metrics
+    report = first.metrics["feature_fit"]["bovw"]
+    assert report["n_words"] == 40 and report["patch_sizes"] == [3] and len(report["kmeans_inertia"]) == 1
+    from featpipe import model_io
+
+    fitted = model_io.load(first.run_dir).named_steps["features"].extractors[0][1]  # the saved model's codebook
+    assert report["dead_words"] == fitted.dead_words_ and report["kmeans_inertia"][0] == pytest.approx(fitted.kmeans_inertia_[0])
+    assert second["feature_cache_hits"]["fit"] and second["feature_fit"] == first.metrics["feature_fit"]
+    import json
+    assert json.loads((first.run_dir / "metrics.json").read_text())["feature_fit"] == first.metrics["feature_fit"]

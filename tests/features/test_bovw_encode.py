@@ -13,7 +13,7 @@ from featpipe.features.bovw_encode import PatchEncoder, encode_images, quadrant_
 
 
 def unfused_reference(images, size, stride, eps, mean, zca, codebook, encoding, pooling):
-    """The whole (patches x words) matrix at once, in float64, pooled by the quadrant rule."""
+    """The whole (patches x words) matrix at once, in float64, pooled by the quadrant (or 3x3 grid) rule."""
     n, height, width, _ = images.shape
     rows, cols = (height - size) // stride + 1, (width - size) // stride + 1
     patches = np.stack([images[:, r * stride:r * stride + size, c * stride:c * stride + size].reshape(n, -1)
@@ -27,9 +27,14 @@ def unfused_reference(images, size, stride, eps, mean, zca, codebook, encoding, 
         codes = np.eye(len(codebook))[distances.argmin(axis=2)]
     else:
         codes = np.maximum(0.0, distances.mean(axis=2, keepdims=True) - distances)
-    quadrant = ((np.arange(rows) * 2 // rows)[:, None] * 2 + (np.arange(cols) * 2 // cols)[None, :]).ravel()
-    quadrants = np.stack([codes[:, quadrant == q].sum(axis=1) for q in range(4)], axis=1)
+    def regions(grid):
+        region = ((np.arange(rows) * grid // rows)[:, None] * grid + (np.arange(cols) * grid // cols)[None, :]).ravel()
+        return np.stack([codes[:, region == q].sum(axis=1) for q in range(grid * grid)], axis=1)
+
+    quadrants = regions(2)
     total = quadrants.sum(axis=1)
+    if pooling == "grid3":
+        return regions(3).reshape(n, -1)
     return {"global": total, "quadrants": quadrants.reshape(n, -1),
             "pyramid": np.concatenate([total, quadrants.reshape(n, -1)], axis=1)}[pooling]
 
@@ -43,7 +48,7 @@ def random_state(rng, dims, n_words, whiten=True):
 
 
 @pytest.mark.parametrize("encoding", ["triangle", "hard"])
-@pytest.mark.parametrize("pooling", ["global", "quadrants", "pyramid"])
+@pytest.mark.parametrize("pooling", ["global", "quadrants", "pyramid", "grid3"])
 @pytest.mark.parametrize("stride, shape", [(1, (11, 13)), (2, (12, 9))])
 def test_fused_encoder_equals_the_unfused_computation(encoding, pooling, stride, shape, rng, make_smooth):
     images = make_smooth(rng, 5, *shape)
@@ -91,6 +96,20 @@ def test_quadrant_order_groups_positions_by_quadrant():
     positions = np.arange(15).reshape(3, 5)
     assert sorted(order[:6].tolist()) == sorted(positions[:2, :3].ravel().tolist())
     assert sorted(order[-2:].tolist()) == positions[2, 3:].tolist()
+
+
+def test_a_3x3_grid_splits_positions_into_nine_runs():
+    order, counts = quadrant_order(7, 5, grid=3)  # rows 0-2 | 3-4 | 5-6 and cols 0-1 | 2-3 | 4 (index * 3 // n)
+    assert counts.tolist() == [6, 6, 3, 4, 4, 2, 4, 4, 2]
+    positions = np.arange(35).reshape(7, 5)
+    assert sorted(order[:6].tolist()) == sorted(positions[:3, :2].ravel().tolist())
+    assert order[-2:].tolist() == positions[5:, 4].tolist()
+
+
+def test_grid3_pooling_needs_three_positions_a_side(rng, make_smooth):
+    images = make_smooth(rng, 4, 7, 7)  # 6x6 patches: 2x2 positions
+    with pytest.raises(InputError, match=r"pooling='grid3' needs at least 3x3 patch positions.*give 2x2"):
+        BagOfVisualWords(n_words=2, n_patches=20, patch_size=6, pooling="grid3").fit(images)
 
 
 def test_dead_words_counts_near_empty_clusters():
