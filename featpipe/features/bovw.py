@@ -25,6 +25,7 @@ from ..errors import InputError
 from ..settings import Float, Int, Section, Sizes, choice
 from ._base import ImageFeatureExtractor
 from ._images import check_int, check_min_size, show_progress
+from .whiten import inverse_sqrt
 from .bovw_encode import BLOCK_ROWS, GRID, REGIONS, PatchEncoder, encode_images, normalize_patches, usable_cores
 
 ENCODINGS = ("hard", "triangle")
@@ -335,10 +336,7 @@ def _zca(patches: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     mean = data.mean(axis=0)
     data -= mean
     covariance = data.T @ data / max(len(data) - 1, 1)
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-    eigenvalues = np.maximum(eigenvalues, 0.0)
-    zca = (eigenvectors / np.sqrt(eigenvalues + eps)) @ eigenvectors.T
-    return mean.astype(np.float32), zca.astype(np.float32)
+    return mean.astype(np.float32), inverse_sqrt(covariance, eps).astype(np.float32)
 
 
 def _whiten(patches: np.ndarray, mean: np.ndarray, zca: np.ndarray) -> np.ndarray:

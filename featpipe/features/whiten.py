@@ -23,7 +23,7 @@ from ..settings import Float, Section
 from ._base import ImageFeatureExtractor
 from ._images import chunk_starts
 
-__all__ = ["ZcaSettings", "ZcaWhitening", "zca_matrix"]
+__all__ = ["ZcaSettings", "ZcaWhitening", "inverse_sqrt", "zca_matrix"]
 
 _ROWS = 2048  # images per block: float64 covariance sums without a float64 copy of the data
 
@@ -73,10 +73,15 @@ class ZcaWhitening(ImageFeatureExtractor):
 
 def zca_matrix(covariance: np.ndarray, eps: float) -> np.ndarray:
     """``U diag(1 / sqrt(s + eps * mean(s))) U^T`` for the eigendecomposition ``U diag(s) U^T``."""
+    return inverse_sqrt(covariance, eps * np.trace(covariance) / len(covariance))
+
+
+def inverse_sqrt(covariance: np.ndarray, eps: float) -> np.ndarray:
+    """``U diag(1 / sqrt(s + eps)) U^T`` (float64): the one ZCA map of featpipe, for these pixels
+    (eps relative, through `zca_matrix`) and the bag of words' whitened patches (eps absolute)."""
     eigenvalues, vectors = np.linalg.eigh(covariance)
     eigenvalues = np.clip(eigenvalues, 0.0, None)  # rounding can leave tiny negative ones
-    scale = 1.0 / np.sqrt(eigenvalues + eps * eigenvalues.mean())
-    return (vectors * scale) @ vectors.T
+    return (vectors / np.sqrt(eigenvalues + eps)) @ vectors.T
 
 
 def _mirrored_moments(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
