@@ -108,7 +108,7 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
     def gram(self, X: Any) -> np.ndarray:
         """The (d + 1, d + 1) Gram matrix `fit` would build for `X`: pass it to every fit on the same X."""
         X = check_features(X)
-        with threadpool_limits(1 if X.size < ONE_THREAD_BELOW else None, user_api="blas"):
+        with _blas_threads(X):
             return _gram.gram_matrix(X, self.intercept_scaling)
 
     def fit(self, X: Any, y: Any, coef_init: np.ndarray | None = None,
@@ -132,7 +132,7 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         small = X.size < ONE_THREAD_BELOW
         problem = _newton.Problem(X=X, labels=labels, n_classes=K, C=settings.C, multiclass=settings.multiclass,
                                   bias_scale=settings.intercept_scaling, n_threads=1 if small else _usable_cores())
-        with threadpool_limits(1 if small else None, user_api="blas"):
+        with _blas_threads(X):
             preconditioner = None
             if self.uses_gram(X):
                 if gram is None:
@@ -187,6 +187,11 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         scores = self.decision_function(X)
         index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[index]
+
+
+def _blas_threads(X: np.ndarray):
+    """The BLAS thread limit for products with `X`: one thread below ONE_THREAD_BELOW values."""
+    return threadpool_limits(1 if X.size < ONE_THREAD_BELOW else None, user_api="blas")
 
 
 def _usable_cores() -> int:

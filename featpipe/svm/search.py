@@ -62,13 +62,15 @@ def search_c(
         start = time.perf_counter()
         nearest = min(fitted, key=lambda c: abs(np.log(c / C)), default=None)
         if _takes_warm_start(model):
-            if model.uses_gram(X_train) and "gram" not in shared:
-                shared["gram"] = model.gram(X_train)
+            gram = None
+            if model.uses_gram(X_train):
+                if "gram" not in shared:
+                    shared["gram"] = model.gram(X_train)
+                gram = shared["gram"]
             start_from = {}
             if nearest is not None:
                 start_from = {"coef_init": fitted[nearest].coef_, "intercept_init": fitted[nearest].intercept_}
-            model.fit(X_train, y_train, gram=shared.get("gram") if model.uses_gram(X_train) else None,
-                      **start_from)
+            model.fit(X_train, y_train, gram=gram, **start_from)
         else:
             model.fit(X_train, y_train)
         trial = {"C": C, "val_accuracy": float(np.mean(model.predict(X_val) == y_val)),
