@@ -21,6 +21,25 @@ def test_every_shipped_config_is_valid(path):
     assert config.features.extractors()
 
 
+# Each learned head on fixed features names the linear-SVM config whose features it reuses: the
+# two must agree exactly, or the head is compared with the SVM on different features (and the
+# feature cache computes them twice).
+HEAD_FEATURES_FROM = {
+    "mlp_coates_head": "bovw_coates_svm",
+    "mlp_fisher_head": "fisher_svm",
+    "mlp_hog_color": "hog_color_svm",
+}
+
+
+@pytest.mark.parametrize("head, source", sorted(HEAD_FEATURES_FROM.items()))
+def test_learned_heads_use_their_svm_configs_features(head, source):
+    head_config = load_config(CONFIG_ROOT / "cifar10" / f"{head}.yaml")
+    source_config = load_config(CONFIG_ROOT / "cifar10" / f"{source}.yaml")
+    assert head_config.classifier == "mlp" and source_config.classifier == "svm"
+    assert head_config.to_dict()["features"] == source_config.to_dict()["features"]
+    assert (head_config.seed, head_config.to_dict()["data"]) == (source_config.seed, source_config.to_dict()["data"])
+
+
 def test_defaults_are_raw_pixels_and_svm():
     config = parse_config("name: x")
     assert list(config.features.extractors()) == ["raw"]
