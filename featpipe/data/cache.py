@@ -41,6 +41,9 @@ CACHE_LAYOUT = {
     "cifar10": (("cifar10",), "download"),
 }
 _TOP_LEVEL = {parts[0] for parts, _ in CACHE_LAYOUT.values()}
+#: What each feature file cost to compute (<key>.json beside features/<key>.npy): it belongs to
+#: that entry, counted in its size and deleted with it; one left without its features is listed.
+FEATURE_COSTS = ("feature-cache", "costs")
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,9 @@ class CacheEntry:
 
     path: Path
     kind: str
-    size: int  # bytes, every file under it (links not followed)
+    size: int  # bytes, every file under it and its companions (links not followed)
     last_use: float  # seconds since the epoch: latest access or change of it or its direct children
+    companions: tuple[Path, ...] = ()  # files that belong to it and go with it (a feature file's cost)
 
 
 def check_featpipe_cache(root: Path) -> None:
@@ -74,16 +78,25 @@ def check_featpipe_cache(root: Path) -> None:
 def cache_entries(root: Path) -> list[CacheEntry]:
     """Every entry of the featpipe cache at `root`, oldest use first (after `check_featpipe_cache`)."""
     check_featpipe_cache(root)
+    costs_folder = root.joinpath(*FEATURE_COSTS)
+    costs = {path.stem: path for path in _listed(costs_folder) if path.suffix == ".json"}
     entries = []
     for parts, kind in CACHE_LAYOUT.values():
-        folder = root.joinpath(*parts)
-        if not folder.is_dir() or folder.is_symlink():
-            continue
-        for entry in folder.iterdir():
-            if entry.name.startswith("."):  # a write under way (atomic temp names start with '.')
-                continue
-            entries.append(CacheEntry(entry, kind, _size(entry), _last_use(entry)))
+        for entry in _listed(root.joinpath(*parts)):
+            companions = ()
+            if kind == "features" and entry.suffix == ".npy" and entry.stem in costs:
+                companions = (costs.pop(entry.stem),)
+            paths = (entry, *companions)
+            entries.append(CacheEntry(entry, kind, sum(map(_size, paths)), max(map(_last_use, paths)), companions))
+    entries += [CacheEntry(path, "feature cost record", _size(path), _last_use(path)) for path in costs.values()]
     return sorted(entries, key=lambda e: e.last_use)
+
+
+def _listed(folder: Path) -> list[Path]:
+    """The entries of a cache folder (none if it is missing or a link), skipping writes under way."""
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    return [entry for entry in folder.iterdir() if not entry.name.startswith(".")]  # atomic temp names start with '.'
 
 
 def clear_cache(root: Path, older_than_days: float | None = None, now: float | None = None) -> list[CacheEntry]:
@@ -106,6 +119,9 @@ def clear_cache(root: Path, older_than_days: float | None = None, now: float | N
             shutil.rmtree(entry.path)
         else:
             entry.path.unlink()
+        for companion in entry.companions:
+            with contextlib.suppress(FileNotFoundError):
+                companion.unlink()
         removed.append(entry)
     return removed
 

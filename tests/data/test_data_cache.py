@@ -126,3 +126,21 @@ def test_a_cache_root_that_is_not_featpipes_is_refused_and_left_alone(tmp_path, 
     assert (foreign / "thesis.tex").exists() and (foreign / "folders").exists()
     with pytest.raises(DataError, match="home folder"):
         clear_cache(Path.home())
+
+
+def test_a_feature_files_cost_record_is_counted_and_cleared_with_it_and_an_orphan_is_listed(isolated_cache):
+    features = isolated_cache / "feature-cache" / "features"
+    costs = isolated_cache / "feature-cache" / "costs"
+    features.mkdir(parents=True)
+    costs.mkdir()
+    (features / "abc.npy").write_bytes(b"z" * 300)
+    (costs / "abc.json").write_text('{"seconds": 1.5, "with_fit": false}')  # 35 bytes
+    (costs / "gone.json").write_text("{}")  # its features were deleted by hand
+    entries = {e.path.name: e for e in cache_entries(isolated_cache)}
+    assert set(entries) == {"abc.npy", "gone.json"}
+    assert (entries["abc.npy"].kind, entries["abc.npy"].size) == ("features", 335)
+    assert entries["gone.json"].kind == "feature cost record"
+
+    removed = clear_cache(isolated_cache)
+    assert sorted(e.path.name for e in removed) == ["abc.npy", "gone.json"]
+    assert list(features.iterdir()) == [] and list(costs.iterdir()) == []
