@@ -14,6 +14,10 @@ replaced by one closing line. When the output is not a terminal (a log file, a p
 are no ``\\r`` frames: a stage writes a line when it starts, one at each quarter of its total,
 and one when it ends (with its duration). ``enabled=False`` (``--quiet``) writes nothing at all.
 `enabled=None` means "show it on a terminal only" (quiet in logs), for chatty inner stages.
+
+Whether shown or not, every stage tells the callbacks registered with `listening` when it starts,
+advances and ends: a batch worker, whose runs print nothing, records the stage it is in for
+`featpipe bench status`.
 """
 
 from __future__ import annotations
@@ -21,12 +25,16 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 from tqdm import tqdm
 
 #: Fractions of the total at which a stage writes a plain line when the output is not a terminal.
 _MILESTONES = (0.25, 0.5, 0.75)
+
+#: The stages open now, outermost first, and who wants to hear of them (see `listening`).
+_open: list["Stage"] = []
+_listeners: list[Callable[[list["Stage"]], None]] = []
 
 
 def is_terminal(stream: IO[str]) -> bool:
@@ -52,6 +60,8 @@ class Stage:
             self._bar = tqdm(total=total, desc=desc, unit=unit, file=file, leave=False, dynamic_ncols=True)
         elif mode == "lines":
             self._line(f"started ({total:,} {unit})" if total else "started")
+        _open.append(self)
+        _tell()
 
     def update(self, n: int = 1) -> None:
         """Count `n` more units done."""
@@ -63,7 +73,8 @@ class Stage:
                    and self.done >= _MILESTONES[self._next_milestone] * self.total):
                 percent = round(100 * _MILESTONES[self._next_milestone])
                 self._next_milestone += 1
-                self._line(f"{percent}% ({self.done:,}/{self.total:,} {self.unit}, {self._elapsed():.1f} s)")
+                self._line(f"{percent}% ({self.done:,}/{self.total:,} {self.unit}, {self.elapsed():.1f} s)")
+        _tell()
 
     def set_status(self, text: str) -> None:
         """A short state shown after the bar (on a terminal) and on the following plain lines."""
@@ -82,10 +93,14 @@ class Stage:
         if self.mode != "off":
             count = f"{self.done:,} {self.unit} " if self.total or self.done else ""
             verb = "stopped after" if stopped else "done:"
-            self._line(f"{verb} {count}in {self._elapsed():.1f} s")
+            self._line(f"{verb} {count}in {self.elapsed():.1f} s")
         self.mode = "off"
+        if self in _open:
+            _open.remove(self)
+            _tell()
 
-    def _elapsed(self) -> float:
+    def elapsed(self) -> float:
+        """Seconds since the stage started."""
         return time.perf_counter() - self._started
 
     def _line(self, text: str) -> None:
@@ -111,6 +126,22 @@ def stage(desc: str, total: int | None = None, *, unit: str = "it", enabled: boo
         bar.close(stopped=True)
         raise
     bar.close()
+
+
+@contextlib.contextmanager
+def listening(callback: Callable[[list[Stage]], None]) -> Iterator[None]:
+    """While the block runs, call `callback(stages)` (the open stages, outermost first) each time a
+    stage starts, advances or ends, shown or quiet. The callback should be quick (throttle there)."""
+    _listeners.append(callback)
+    try:
+        yield
+    finally:
+        _listeners.remove(callback)
+
+
+def _tell() -> None:
+    for callback in list(_listeners):
+        callback(list(_open))
 
 
 def note(text: str, *, enabled: bool = True, file: IO[str] | None = None) -> None:

@@ -115,3 +115,24 @@ def test_a_run_logged_to_a_file_shows_its_feature_stages(tmp_path):
     assert "Fisher vectors: started" in logged and "Fisher vectors: done" in logged and "\r" not in logged
     quiet = subprocess.run([*command, "--name", "again", "-q"], env=env, capture_output=True, text=True, check=True)
     assert "Fisher vectors" not in quiet.stderr
+
+
+def test_listeners_hear_every_stage_start_advance_and_end_even_when_quiet():
+    heard = []
+
+    def listener(stages):
+        heard.append([(stage.desc, stage.done) for stage in stages])
+
+    with progress.listening(listener):
+        with progress.stage("features", enabled=False):
+            with progress.stage("encoding train", total=2, unit="img", enabled=False) as bar:
+                bar.update(2)
+    with progress.stage("after", enabled=False):
+        pass  # no longer listening
+    assert heard == [
+        [("features", 0)],
+        [("features", 0), ("encoding train", 0)],
+        [("features", 0), ("encoding train", 2)],
+        [("features", 0)],
+        [],
+    ]

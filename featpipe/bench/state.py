@@ -7,7 +7,8 @@ Layout of ``OUT/``::
     <run_id>/               a run folder (featpipe.runs.folder): a finished run's, or a failure
                             record (error.json, traceback.txt, config.yaml)
     .state/lock.json        held by the featpipe bench process using the folder
-    .state/<run_id>.json    "running" marker: host, pid and start time of the worker on it
+    .state/<run_id>.json    "running" marker: host, pid and start time of the worker on it, and
+                            the stage the run is in (every few seconds)
 
 Every file is written atomically; an OSError while writing (full, read-only) is an OutputError
 naming the path. A run is *done* when its folder holds metrics.json with
@@ -78,6 +79,16 @@ def mark_running(out_dir: str | Path, run_id: str, attempt: int) -> None:
     atomic.write_json(marker_path(out_dir, run_id),
                       {"run_id": run_id, "host": host_name(), "pid": os.getpid(), "started": now_iso(),
                        "attempt": attempt})
+
+
+def record_stage(out_dir: str | Path, run_id: str, stage: dict | None) -> None:
+    """Add to this process's running marker the stage its run is in (None: between stages)."""
+    path = marker_path(out_dir, run_id)
+    marker = read_json(path)
+    if marker is None or marker.get("pid") != os.getpid():
+        return  # not (or no longer) this process's run
+    marker["stage"] = stage
+    atomic.write_json(path, marker)
 
 
 def clear_running(out_dir: str | Path, run_id: str) -> None:

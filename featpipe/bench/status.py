@@ -77,5 +77,23 @@ def _detail(run_state: RunState) -> str:
         return f"{error.get('type', 'Error')}: {first_line[:160]}"
     if run_state.status == "running":
         marker = run_state.marker or {}
-        return f"pid {marker.get('pid')} on {marker.get('host')} since {marker.get('started')}"
+        worker = f"pid {marker.get('pid')} on {marker.get('host')} since {marker.get('started')}"
+        stage = format_stage(marker.get("stage"))
+        return f"{worker}; {stage}" if stage else worker
     return "; ".join(run_state.notes)
+
+
+def format_stage(stage) -> str:
+    """'features > encoding train 12,000/45,000 img (27%), 85 s in (at 17:40:12)' from a marker's stage."""
+    if not isinstance(stage, dict) or not stage.get("path"):
+        return ""
+    text = " > ".join(str(name) for name in stage["path"])
+    done, total, unit = stage.get("done"), stage.get("total"), stage.get("unit") or ""
+    if isinstance(done, int) and isinstance(total, int) and total > 0:
+        text += f" {done:,}/{total:,} {unit} ({100 * done / total:.0f}%)"
+    elif isinstance(done, int) and done:
+        text += f" {done:,} {unit}"
+    if isinstance(stage.get("seconds"), (int, float)):
+        text += f", {stage['seconds']:.0f} s in"
+    at = str(stage.get("at") or "")
+    return text + (f" (at {at[11:19]})" if len(at) >= 19 else "")

@@ -72,10 +72,41 @@ def _run(task: RunTask) -> dict:
             f"run {task.run_id}: this worker resolves the config differently from the planner (digest "
             f"{config.digest()[:12]} != {task.config_digest[:12]}); install the same featpipe version everywhere"
         )
+    from featpipe import progress
+
     run_dir = os.path.join(task.out_dir, task.run_id)
     # the batch decided this run is to be (re)done: its folder is replaced as a whole
-    result = run_experiment(config, run_dir, resume=True, progress=False, command=task.command, replace=True)
+    with progress.listening(StageRecorder(task.out_dir, task.run_id)):
+        result = run_experiment(config, run_dir, resume=True, progress=False, command=task.command, replace=True)
     return result.metrics
+
+
+class StageRecorder:
+    """Writes the stage a run is in to its running marker, for `featpipe bench status`.
+
+    A batch's runs show no progress of their own (their workers share one terminal); this keeps
+    an hour-long run from being a silent "running". It writes when the open stages change and
+    otherwise at most every `every` seconds.
+    """
+
+    def __init__(self, out_dir: str, run_id: str, every: float = 5.0) -> None:
+        self.out_dir, self.run_id, self.every = out_dir, run_id, every
+        self._last_write = float("-inf")
+        self._last_path: list[str] | None = None
+
+    def __call__(self, stages: list) -> None:
+        path = [stage.desc for stage in stages]
+        now = time.monotonic()
+        if path == self._last_path and now - self._last_write < self.every:
+            return
+        self._last_write, self._last_path = now, path
+        innermost = stages[-1] if stages else None
+        stage = None if innermost is None else {
+            "path": path, "done": innermost.done, "total": innermost.total, "unit": innermost.unit,
+            "seconds": round(innermost.elapsed(), 1), "at": state.now_iso(),
+        }
+        with contextlib.suppress(OSError):  # progress news must never fail a run
+            state.record_stage(self.out_dir, self.run_id, stage)
 
 
 class _NotATerminal(io.TextIOBase):

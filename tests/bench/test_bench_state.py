@@ -53,3 +53,27 @@ def test_failure_record_replaces_the_run_folder_whole(tmp_path):
     assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml", "error.json", "traceback.txt"]
     error = json.loads((run_dir / "error.json").read_text())
     assert error["status"] == "failed" and error["run_id"] == "r-1" and error["message"] == "no"
+
+
+def test_a_running_runs_stage_reaches_bench_status(tmp_path):
+    from featpipe import progress
+    from featpipe.bench.status import format_stage
+    from featpipe.bench.worker import StageRecorder
+
+    mark_running(tmp_path, "run-a", attempt=1)
+    recorder = StageRecorder(str(tmp_path), "run-a", every=3600)
+    marker = tmp_path / ".state" / "run-a.json"
+    with progress.listening(recorder):
+        with progress.stage("features", enabled=False):
+            with progress.stage("encoding train", total=400, unit="img", enabled=False) as bar:
+                bar.update(100)  # same stages, within `every` of the last write: not written
+                stage = json.loads(marker.read_text())["stage"]
+                assert stage["path"] == ["features", "encoding train"] and stage["done"] == 0
+                recorder.every = 0
+                bar.update(100)
+                stage = json.loads(marker.read_text())["stage"]
+    assert (stage["done"], stage["total"], stage["unit"]) == (200, 400, "img")
+    assert format_stage(stage).startswith("features > encoding train 200/400 img (50%), ")
+    after = json.loads(marker.read_text())
+    assert after["stage"] is None and after["pid"] == os.getpid()  # between stages; the marker stays whole
+    assert format_stage(None) == "" and format_stage({"path": []}) == ""
