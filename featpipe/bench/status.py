@@ -84,7 +84,7 @@ def _detail(run_state: RunState) -> str:
 
 
 def format_stage(stage) -> str:
-    """'features > encoding train 12,000/45,000 img (27%), 85 s in (at 17:40:12)' from a marker's stage."""
+    """'MLP training 12/50 epoch (24%), 310 s in (at 17:40:12)' from a running marker's stage."""
     if not isinstance(stage, dict) or not stage.get("path"):
         return ""
     text = " > ".join(str(name) for name in stage["path"])
