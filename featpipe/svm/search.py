@@ -118,6 +118,7 @@ def _search(grid: list[float], trials: dict[float, dict], widen: int, fit: Calla
         if side is None or len(grid) < 2 or added[side] >= widen:
             return
         C = best / ratios[side] if side == "low" else best * ratios[side]
+        C = float(f"{C:.12g}")  # 0.3 / 3 is 0.09999999999999999 in binary: record and show 0.1
         progress_display.note(f"SVM C search: the best C={best:g} is on the {side} edge of the values tried; "
                               f"trying C={C:g}", enabled=bool(progress))
         fit(C)

@@ -125,3 +125,9 @@ def test_a_search_builds_the_gram_matrix_once_for_every_C(split, monkeypatch):
     assert len(calls) == 1
     cold = LinearSVM(C=model.C, precondition="none", tol=1e-8).fit(X, y)
     assert model.objective_ == pytest.approx(cold.objective_, rel=1e-4)
+
+
+def test_widened_values_are_recorded_as_decimals_not_binary_rounding(split):
+    _, record = _search(0.01, [0.3, 0.9, 2.7], 2, split)
+    assert record["widened"] == pytest.approx([0.1, 0.1 / 3], rel=1e-11)
+    assert str(record["widened"][0]) == "0.1"  # 0.3 / 3 would be 0.09999999999999999
