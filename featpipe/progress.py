@@ -140,8 +140,11 @@ def listening(callback: Callable[[list[Stage]], None]) -> Iterator[None]:
 
 
 def _tell() -> None:
+    if not _listeners:  # the usual case: every update of every stage passes here
+        return
+    stages = list(_open)
     for callback in list(_listeners):
-        callback(list(_open))
+        callback(stages)
 
 
 def note(text: str, *, enabled: bool = True, file: IO[str] | None = None) -> None:

@@ -28,6 +28,7 @@ from typing import Callable
 
 from featpipe.errors import FeatpipeError
 from featpipe.memory import system_available_bytes
+from featpipe.nn.parallel import usable_cores
 
 from . import state
 from .worker import RunTask, run_task
@@ -41,14 +42,6 @@ Outcome = dict
 OnOutcome = Callable[[Outcome], bool]
 
 
-def cpu_count() -> int:
-    """Cores this process may use (its affinity mask where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def available_memory() -> int | None:
     """Bytes of memory available for new work, or None if unknown (what decides the default --jobs)."""
     return system_available_bytes()
@@ -56,7 +49,7 @@ def available_memory() -> int | None:
 
 def default_jobs() -> int:
     """min(cores, available memory / 2 GiB), at least 1."""
-    jobs = cpu_count()
+    jobs = usable_cores()
     memory = available_memory()
     if memory is not None:
         jobs = min(jobs, memory // JOB_MEMORY_BYTES)
@@ -65,7 +58,7 @@ def default_jobs() -> int:
 
 def blas_threads_for(jobs: int) -> int:
     """BLAS threads per worker so that all workers together use the cores once: cores // jobs."""
-    return max(1, cpu_count() // max(1, jobs))
+    return max(1, usable_cores() // max(1, jobs))
 
 
 @contextlib.contextmanager

@@ -22,11 +22,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import progress
 from ..errors import InputError
+from ..nn.parallel import usable_cores
 from ..settings import Float, Int, Section, Sizes, choice
 from ._base import ImageFeatureExtractor
 from ._images import check_int, check_min_size, show_progress
+from .bovw_encode import BLOCK_ROWS, GRID, REGIONS, PatchEncoder, encode_images, normalize_patches
 from .whiten import inverse_sqrt
-from .bovw_encode import BLOCK_ROWS, GRID, REGIONS, PatchEncoder, encode_images, normalize_patches, usable_cores
 
 ENCODINGS = ("hard", "triangle")
 POOLINGS = tuple(REGIONS)

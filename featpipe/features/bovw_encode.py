@@ -19,7 +19,6 @@ pipeline where BLAS threads would only parallelize the product.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -34,14 +33,6 @@ BLOCK_ROWS = 100
 REGIONS = {"global": 1, "quadrants": 4, "pyramid": 5, "grid3": 9}
 #: Side of the grid of regions each pooling sums over first ("global" and "pyramid" add up quadrants).
 GRID = {"global": 2, "quadrants": 2, "pyramid": 2, "grid3": 3}
-
-
-def usable_cores() -> int:
-    """The number of cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def quadrant_order(rows: int, cols: int, grid: int = 2) -> tuple[np.ndarray, np.ndarray]:

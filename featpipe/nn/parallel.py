@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-__all__ = ["MIN_SPLIT_MACS", "matmul", "single_threaded_blas", "worker_pool"]
+__all__ = ["MIN_SPLIT_MACS", "matmul", "single_threaded_blas", "usable_cores", "worker_pool"]
 
 #: Products with fewer multiply-adds than this run as one call (a hand-off costs ~10-50 us).
 MIN_SPLIT_MACS = 1 << 22
@@ -33,6 +33,14 @@ _ROW_ALIGN = 16
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its affinity mask where the OS has one, else the CPU count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, n_threads: int = 1) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -13,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from ..errors import InputError
+from ..nn.parallel import usable_cores
 from ..settings import Float, Int, Section, choice, validate_settings
 from . import _gram, _newton
 from .checks import check_features, check_labels
@@ -131,7 +131,7 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
                 W[-1] = np.asarray(intercept_init, dtype=np.float64).reshape(K) / settings.intercept_scaling
         small = X.size < ONE_THREAD_BELOW
         problem = _newton.Problem(X=X, labels=labels, n_classes=K, C=settings.C, multiclass=settings.multiclass,
-                                  bias_scale=settings.intercept_scaling, n_threads=1 if small else _usable_cores())
+                                  bias_scale=settings.intercept_scaling, n_threads=1 if small else usable_cores())
         with _blas_threads(X):
             preconditioner = None
             if self.uses_gram(X):
@@ -192,11 +192,6 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
 def _blas_threads(X: np.ndarray):
     """The BLAS thread limit for products with `X`: one thread below ONE_THREAD_BELOW values."""
     return threadpool_limits(1 if X.size < ONE_THREAD_BELOW else None, user_api="blas")
-
-
-def _usable_cores() -> int:
-    """The cores this process may run on (its affinity mask where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _hinge_objective(problem: _newton.Problem, W: np.ndarray) -> np.ndarray:
