@@ -16,6 +16,11 @@ def conform(images: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     return resize_images(_match_channels(images, channels), (height, width))
 
 
+def flip_horizontal(images: np.ndarray) -> np.ndarray:
+    """Mirror every image left-right: a view of ``images`` (N, H, W, C) with the width axis reversed."""
+    return images[:, :, ::-1, :]
+
+
 def read_image(path: str | Path, shape: tuple[int, int, int]) -> np.ndarray:
     """Read one image file of any size and return it as uint8 with `shape` (H, W, C)."""
     path = Path(path)

@@ -21,15 +21,23 @@ from .config import Config
 from .data import Dataset, check_trainable, load_source, stratified_split, subset
 from .data.cache import cache_root
 from .errors import ConfigError, DataError
-from .features import has_pixel_layout
+from .features import FeatureConcat, has_pixel_layout
 from .features._images import show_progress
 from .features.cache import FeatureCache, cached_features
+from .features.mirror import MirrorAveraged, mirror_mean
+from .fusion import LateFusion, class_scores
+from .imageops import flip_horizontal
 from .metrics import classification_scores
 from .runs import folder as run_folder
 from .svm import search_c
 
 THROUGHPUT_SAMPLE = 1000  # images timed end to end (features + classifier) for images/s
-FLIPPED = "train_flipped"  # features of the mirrored training images (features.train_flips)
+def flipped(split: str) -> str:
+    """The name under which a split's mirror images are featurized (train_flips, test_flips)."""
+    return f"{split}_flipped"
+
+
+FLIPPED = flipped("train")  # features of the mirrored training images (features.train_flips)
 
 
 @dataclass
@@ -122,26 +130,15 @@ def run_experiment(
     with timer("load_data"):
         splits = load_splits(config, progress)
     named = splits.named()
-
-    with timer("features"):
-        computed = _compute_features(config, splits, progress)
-    extractor, features = computed.fitted, computed.features
-    n_features = int(features["train"].shape[1])
-
-    n_rows = len(splits.train) * (2 if FLIPPED in features else 1)
-    memory.check_training(config, n_rows, n_features, len(splits.train.class_names))
     checkpoints = checkpoint_dir_for(config, run_dir.parent)
-    with timer("train"):
-        classifier, selection = _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress,
-                                                getattr(extractor, "block_slices_", None))
-
-    model = pipeline.assemble(extractor, classifier)
-    scores, predicted = {}, {}
-    with timer("predict"):
-        for name, ds in named.items():
-            predicted[name] = classifier.predict(features[name])
-            scores[name] = classification_scores(ds.labels, predicted[name], ds.class_names)
-    throughput = _throughput(model, splits.val.images)
+    if config.classifier == "fusion":
+        fitted = _fit_fusion(config, splits, timer, progress)
+    else:
+        fitted = _fit_pipeline(config, config.features, config.svm, splits, timer, progress, checkpoints, resume)
+        with timer("predict"):
+            fitted.predicted = {name: fitted.classifier.predict(fitted.features[name]) for name in named}
+    scores = {name: classification_scores(ds.labels, fitted.predicted[name], ds.class_names) for name, ds in named.items()}
+    throughput = _throughput(fitted.model, splits.val.images)
 
     data = {
         "source": splits.train.source,
@@ -151,37 +148,129 @@ def run_experiment(
         "fingerprints": {name: ds.fingerprint() for name, ds in named.items()},
     }
     metrics = run_folder.metrics_record(
-        config, feature_dim=n_features, scores=scores, selection=selection, timings=timer.seconds,
-        feature_stages=computed.seconds, cache_hits=computed.hits, images_per_s=throughput, data=data,
-        started=started, command=command, feature_costs=computed.cost,
+        config, feature_dim=fitted.n_features, scores=scores, selection=fitted.selection, timings=timer.seconds,
+        feature_stages=fitted.stage_seconds, cache_hits=fitted.hits, images_per_s=throughput, data=data,
+        started=started, command=command, feature_costs=fitted.costs,
     )
-    # what fitting each extractor left to know (e.g. BoVW's dead words), for extractors that report it
-    metrics["feature_fit"] = {name: part.fit_report() for name, part in extractor.extractors if hasattr(part, "fit_report")}
-    run_dir = _write_run(run_dir, config, model, metrics, classifier, splits, replace,
-                         (splits.val.labels, predicted["val"]))
+    metrics["feature_fit"] = fitted.feature_fit
+    if fitted.members is not None:
+        metrics["members"] = fitted.members
+    run_dir = _write_run(run_dir, config, fitted.model, metrics, fitted.classifier, splits, replace,
+                         (splits.val.labels, fitted.predicted["val"]))
     if checkpoints.exists():
         shutil.rmtree(checkpoints, ignore_errors=True)
     return RunResult(run_dir=run_dir, metrics=metrics)
 
 
-def _compute_features(config: Config, splits: Splits, progress: bool):
-    """Fit the configured extractors on the training split and transform every split, via the cache."""
+@dataclass
+class FittedPipeline:
+    """A run's fitted features and classifier, with what computing the features took per stage."""
+
+    model: object            # images in, classes out (featpipe.pipeline.assemble)
+    classifier: object
+    selection: dict | None
+    n_features: int
+    features: dict | None    # split name -> features (None once scored, to free them)
+    stage_seconds: dict
+    hits: dict
+    costs: dict
+    feature_fit: dict        # extractor -> what fitting it left to know (e.g. BoVW's dead words)
+    predicted: dict = field(default_factory=dict)
+    members: dict | None = None
+
+
+def _fit_pipeline(config, features_config, svm_config, splits, timer, progress, checkpoints=None, resume=False,
+                  prefix: str = "") -> FittedPipeline:
+    """Features (via the cache) and the classifier of one pipeline: the run's, or a fusion member's."""
+    with timer("features"):
+        computed = _compute_features(config, features_config, splits, progress)
+    extractor, features = computed.fitted, computed.features
+    n_features = int(features["train"].shape[1])
+    n_rows = len(splits.train) * (2 if FLIPPED in features else 1)
+    memory.check_training(config, n_rows, n_features, len(splits.train.class_names))
+    with timer("train"):
+        classifier, selection = _fit_classifier(config, features_config, svm_config, splits, features, n_features,
+                                                checkpoints, resume, progress, getattr(extractor, "block_slices_", None))
+    model_features = MirrorAveraged(extractor) if features_config.test_flips else extractor
+    return FittedPipeline(
+        model=pipeline.assemble(model_features, classifier), classifier=classifier, selection=selection,
+        n_features=n_features, features=features,
+        stage_seconds={prefix + k: v for k, v in computed.seconds.items()},
+        hits={prefix + k: v for k, v in computed.hits.items()},
+        costs={prefix + k: v for k, v in computed.cost.items()},
+        feature_fit={prefix + name: part.fit_report() for name, part in extractor.extractors if hasattr(part, "fit_report")},
+    )
+
+
+def _fit_fusion(config: Config, splits: Splits, timer: StageTimer, progress: bool) -> FittedPipeline:
+    """Fit every fusion member in turn (freeing its features once scored), then fuse their scores."""
+    named = splits.named()
+    fitted, scores = {}, {}
+    for name, member in config.fusion.members.items():
+        part = _fit_pipeline(config, member.features, member.svm, splits, timer, progress, prefix=f"{name}.")
+        with timer("predict"):
+            scores[name] = {split: part.classifier.decision_function(part.features[split]) for split in named}
+        part.features = None
+        fitted[name] = part
+    widths = [part.n_features for part in fitted.values()]
+    columns, start = {}, 0
+    for name, width in zip(fitted, widths):
+        columns[name], start = [start, start + width], start + width
+    fusion = LateFusion(members=[(name, part.classifier) for name, part in fitted.items()], columns=columns,
+                        weights=config.fusion.weight_list())
+    fusion.fit_scales([scores[name]["train"] for name in fitted])
+    with timer("predict"):
+        predicted = {split: fusion.predict_from(fusion.fuse([scores[name][split] for name in fitted])) for split in named}
+    members = {}
+    for (name, part), weight, scale in zip(fitted.items(), fusion.member_weights(), fusion.scale_):
+        own = {split: float(np.mean(fusion.classes_[np.argmax(class_scores(scores[name][split]), axis=1)] == ds.labels))
+               for split, ds in named.items()}
+        members[name] = {"features": list(config.fusion.members[name].features.extractors()),
+                         "feature_dim": part.n_features, "accuracy": own, "selection": part.selection,
+                         "weight": float(weight), "score_scale": round(float(scale), 6)}
+    model_features = FeatureConcat.of_fitted([(name, part.model.named_steps["features"]) for name, part in fitted.items()],
+                                             widths)
+    merged = {key: {k: v for part in fitted.values() for k, v in getattr(part, key).items()}
+              for key in ("stage_seconds", "hits", "costs", "feature_fit")}
+    return FittedPipeline(model=pipeline.assemble(model_features, fusion), classifier=fusion, selection=None,
+                          n_features=sum(widths), features=None, predicted=predicted, members=members, **merged)
+
+
+def _compute_features(config: Config, features_config, splits: Splits, progress: bool):
+    """Fit the extractors of `features_config` on the training split and transform every split, via the cache.
+
+    Mirrored images are inputs of their own, keyed apart from the originals (whose cached features
+    and fitted extractor are reused): with train_flips the training images' (rows of their own,
+    FLIPPED), with test_flips every evaluated split's, averaged into that split's features here.
+    """
     cache = None
     if config.output.feature_cache:
         cache = FeatureCache(cache_root(config.data.cache_dir) / "feature-cache")
-    extractor = pipeline.build_features(config.features, config.seed)
-    inputs = {name: (ds.images, ds.fingerprint()) for name, ds in splits.named().items()}
-    if config.features.train_flips:
-        # keyed apart from the originals, whose cached features (and fitted extractor) are reused
-        inputs[FLIPPED] = (np.ascontiguousarray(splits.train.images[:, :, ::-1]), splits.train.fingerprint() + ":hflip")
+    extractor = pipeline.build_features(features_config, config.seed)
+    named = splits.named()
+    inputs = {name: (ds.images, ds.fingerprint()) for name, ds in named.items()}
+    if features_config.train_flips:
+        inputs[FLIPPED] = _mirrored(splits.train)
+    averaged = [name for name in named if name != "train"] if features_config.test_flips else []
+    inputs.update({flipped(name): _mirrored(named[name]) for name in averaged})
     token = show_progress.set(bool(progress))  # plain lines in a log, a bar on a terminal (featpipe.progress)
     try:
-        return cached_features(extractor, splits.train.images, splits.train.fingerprint(), inputs, cache, config.seed)
+        computed = cached_features(extractor, splits.train.images, splits.train.fingerprint(), inputs, cache, config.seed)
     finally:
         show_progress.reset(token)
+    for name in averaged:  # a copy: the cache may hand out read-only arrays
+        own = np.array(computed.features[name], dtype=np.float32)
+        computed.features[name] = mirror_mean(own, computed.features.pop(flipped(name)))
+    return computed
 
 
-def _fit_classifier(config, splits, features, n_features, checkpoints, resume, progress, blocks=None):
+def _mirrored(dataset: Dataset) -> tuple[np.ndarray, str]:
+    """A split's mirror images and their fingerprint, for the feature cache."""
+    return np.ascontiguousarray(flip_horizontal(dataset.images)), dataset.fingerprint() + ":hflip"
+
+
+def _fit_classifier(config, features_config, svm_config, splits, features, n_features, checkpoints, resume, progress,
+                    blocks=None):
     """Fit the configured classifier; returns it and a record of any model selection.
 
     With features.train_flips the mirrored training images are training rows too, after the originals;
@@ -191,15 +280,15 @@ def _fit_classifier(config, splits, features, n_features, checkpoints, resume, p
     if FLIPPED in features:
         X_train, y_train = np.concatenate([X_train, features.pop(FLIPPED)]), np.concatenate([y_train, y_train])
         features["train"] = X_train[:len(splits.train)]  # a view: the separate copies are freed
-    if config.classifier == "svm":
+    if config.classifier in ("svm", "fusion"):
         return search_c(
-            lambda C: pipeline.build_svm(config.svm, C, len(y_train), n_features, config.seed, progress),
-            config.svm.c_values(), X_train, y_train, features["val"], y_val,
-            widen=config.svm.widen, solver=pipeline.svm_solver(config.svm, n_features), blocks=blocks,
+            lambda C: pipeline.build_svm(svm_config, C, len(y_train), n_features, config.seed, progress),
+            svm_config.c_values(), X_train, y_train, features["val"], y_val,
+            widen=svm_config.widen, solver=pipeline.svm_solver(svm_config, n_features), blocks=blocks,
             progress=progress,
         )
 
-    pixels = has_pixel_layout(config.features.extractors())
+    pixels = has_pixel_layout(features_config.extractors())
     input_shape = tuple(splits.train.images.shape[1:]) if pixels else None
     mlp = pipeline.build_mlp(config, input_shape, progress)
     mlp.fit(X_train, y_train, X_val=features["val"], y_val=y_val,

@@ -18,6 +18,8 @@ def format_run(metrics: dict, run_dir: Path | str | None = None) -> str:
     if selection:
         lines.append(f"  {selection.get('parameter', 'value')} chosen on validation: {selection.get('chosen')}"
                      f"{_widening(selection)}")
+    for name, member in (metrics.get("members") or {}).items():
+        lines.append(_member_line(name, member))
     timings = metrics.get("timings", {})
     stages = ", ".join(f"{k} {seconds(v)}s" for k, v in timings.items() if isinstance(v, (int, float)))
     lines.append(f"  time: {stages}; predicts {rate(metrics.get('predict_images_per_s', 0))} images/s")
@@ -38,6 +40,16 @@ def _feature_cost(metrics: dict) -> str | None:
     what = ("computing them takes " + f"{seconds(cost)}s (cached stages as measured by the run that cached them)" if cost is not None
             else "what computing them takes is unknown (cached by an older featpipe, which kept no cost)")
     return f"  features from the feature cache ({cached} stages): {took}; {what}"
+
+
+def _member_line(name: str, member: dict) -> str:
+    """One fusion member: its features, its own accuracy, its chosen C and weight."""
+    features = "+".join(member.get("features") or []) or "?"
+    accuracy = ", ".join(f"{split} {percent(value)}" for split, value in (member.get("accuracy") or {}).items())
+    selection = member.get("selection") or {}
+    chosen = f"; {selection.get('parameter', 'value')} {selection.get('chosen')}{_widening(selection)}" if selection else ""
+    return (f"  member {name} ({features}, {member.get('feature_dim', '?')} features, weight {member.get('weight', '?')}): "
+            f"alone {accuracy}{chosen}")
 
 
 def _widening(selection: dict) -> str:

@@ -36,8 +36,37 @@ def test_learned_heads_use_their_svm_configs_features(head, source):
     head_config = load_config(CONFIG_ROOT / "cifar10" / f"{head}.yaml")
     source_config = load_config(CONFIG_ROOT / "cifar10" / f"{source}.yaml")
     assert head_config.classifier == "mlp" and source_config.classifier == "svm"
-    assert head_config.to_dict()["features"] == source_config.to_dict()["features"]
+    # test_flips is for linear classifiers only (config.py): the one key allowed to differ
+    head_features = {k: v for k, v in head_config.to_dict()["features"].items() if k != "test_flips"}
+    source_features = {k: v for k, v in source_config.to_dict()["features"].items() if k != "test_flips"}
+    assert head_features == source_features
     assert (head_config.seed, head_config.to_dict()["data"]) == (source_config.seed, source_config.to_dict()["data"])
+
+
+#: fusion config -> member -> (the single-pipeline config it copies, what it changes there)
+FUSION_MEMBERS_FROM = {
+    "fusion_coates_fisher_svm": {
+        # mirrored training rows, so twice the rows and half the best C
+        "coates": ("bovw_coates_svm", {"features": {"train_flips": True}, "svm": {"C": [0.003125, 0.00625, 0.0125]}}),
+        "fisher": ("fisher_svm", {}),
+    },
+}
+
+
+@pytest.mark.parametrize("fusion, members", sorted(FUSION_MEMBERS_FROM.items()))
+def test_fusion_members_are_their_single_pipeline_configs(fusion, members):
+    config = load_config(CONFIG_ROOT / "cifar10" / f"{fusion}.yaml").to_dict()
+    assert set(config["fusion"]["members"]) == set(members)
+    for member, (source, changed) in members.items():
+        single = load_config(CONFIG_ROOT / "cifar10" / f"{source}.yaml").to_dict()
+        expected = {part: {**single[part], **changed.get(part, {})} for part in ("features", "svm")}
+        assert config["fusion"]["members"][member] == expected
+        assert (config["seed"], config["data"]) == (single["seed"], single["data"])
+
+
+def test_test_flips_are_refused_for_an_mlp():
+    with pytest.raises(ConfigError, match="test_flips.*only for a linear classifier"):
+        parse_config("name: x\nclassifier: mlp\nfeatures: {hog: {}, test_flips: true}")
 
 
 def test_defaults_are_raw_pixels_and_svm():
@@ -85,7 +114,7 @@ def test_out_of_range_value():
 
 
 def test_choice_lists_the_choices():
-    with pytest.raises(ConfigError, match=r"classifier: Input should be 'svm' or 'mlp' \(got 'svn'\)"):
+    with pytest.raises(ConfigError, match=r"classifier: Input should be 'svm', 'mlp' or 'fusion' \(got 'svn'\)"):
         parse_config("classifier: svn\n")
 
 

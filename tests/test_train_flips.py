@@ -21,7 +21,7 @@ def _config(tmp_path, flips=True):
 def test_flipped_rows_are_the_features_of_the_mirrored_training_images(tmp_path):
     config = _config(tmp_path)
     splits = runner.load_splits(config, progress=False)
-    computed = runner._compute_features(config, splits, progress=False)
+    computed = runner._compute_features(config, config.features, splits, progress=False)
     mirrored = np.ascontiguousarray(splits.train.images[:, :, ::-1])
     assert not np.array_equal(mirrored, splits.train.images)  # digits are not symmetric: a real test
     np.testing.assert_allclose(computed.features[runner.FLIPPED], computed.fitted.transform(mirrored), rtol=1e-6)

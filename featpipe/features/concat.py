@@ -76,6 +76,20 @@ class FeatureConcat(TransformerMixin, _BaseComposition):
         self.mean_, self.scale_ = self._fit_normalization(features)
         return self._apply(features)
 
+    @classmethod
+    def of_fitted(cls, extractors: list[tuple[str, Any]], widths: list[int]) -> "FeatureConcat":
+        """The concatenation, unnormalized, of extractors already fitted elsewhere (their outputs
+        `widths` columns wide): how a fusion run's model puts its members' features side by side."""
+        concat = cls(extractors=extractors, normalize="none")
+        concat._check_settings()
+        concat.block_slices_, start = {}, 0
+        for (name, _), width in zip(extractors, widths):
+            concat.block_slices_[name] = (start, start + int(width))
+            start += int(width)
+        concat.n_features_out_ = start
+        concat.mean_, concat.scale_ = np.zeros(start, np.float32), np.ones(start, np.float32)
+        return concat
+
     def transform(self, X: Any) -> np.ndarray:
         """Concatenated, normalized float32 features (N, D) of `X`."""
         check_is_fitted(self, "mean_")

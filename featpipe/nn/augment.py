@@ -11,21 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..imageops import flip_horizontal  # re-exported: augmentation's flip is the one image op
+
 __all__ = ["CROP_MODES", "augment_batch", "cutout", "flip_horizontal", "mixup", "random_affine",
            "random_crop", "random_flip"]
 
 #: How `random_crop` fills the border it pads: with ``fill`` (``zero``) or the mirrored image (``reflect``).
 CROP_MODES = ("zero", "reflect")
-
-
-def flip_horizontal(images: np.ndarray) -> np.ndarray:
-    """Mirror every image left-right: a view of ``images`` with the width axis reversed.
-
-    Parameters
-    ----------
-    images : ndarray, shape (N, H, W, C)
-    """
-    return images[:, :, ::-1, :]
 
 
 def random_flip(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -93,7 +93,7 @@ def metrics_record(config, *, feature_dim: int, scores: dict, selection: dict | 
         "name": config.name,
         "status": DONE,
         "classifier": config.classifier,
-        "features": list(config.features.extractors()),
+        "features": config.extractor_kinds(),
         "feature_dim": int(feature_dim),
         "accuracy": {name: s["accuracy"] for name, s in scores.items()},
         "scores": scores,

@@ -124,7 +124,7 @@ COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 
 def family_of(features: Sequence[str], classifier: str | None) -> str:
     """The pipeline family a run belongs to, for colors and "best of each family"."""
-    if classifier == "svm":
+    if classifier in ("svm", "fusion"):  # fusion: linear SVMs on several feature sets (featpipe.fusion)
         return FAMILY_SVM
     if classifier == "mlp":
         return FAMILY_MLP_PIXELS if has_pixel_layout(features) else FAMILY_MLP_FEATURES  # raw or ZCA pixels
@@ -135,6 +135,8 @@ def classifier_label(classifier: str | None, hidden_sizes: Sequence[int] | None 
     """``linear SVM``, ``softmax`` (an MLP without hidden layers) or ``MLP 512-256``."""
     if classifier == "svm":
         return "linear SVM"
+    if classifier == "fusion":
+        return "fused linear SVMs"
     if classifier != "mlp":
         return classifier
     if hidden_sizes is None:
