@@ -9,6 +9,7 @@ from featpipe import inference, model_io, runner
 from featpipe.config import dump_yaml, parse_config, validate
 from featpipe.errors import ConfigError, InputError
 from featpipe.fusion import LateFusion, class_scores
+from featpipe.runs.results import results_row
 from featpipe.svm import LinearSVM
 
 
@@ -100,6 +101,10 @@ def test_a_fusion_run_scores_each_member_and_saves_a_model_that_predicts_the_sam
     assert (saved[1] == splits.val.labels).mean() == pytest.approx(metrics["accuracy"]["val"])
     # the run folder's config reads back as the same run
     assert parse_config((result.run_dir / "config.yaml").read_text()).digest() == config.digest()
+    row = results_row("fused", "done", metrics, config.to_dict())
+    assert (row["family"], row["classifier"], row["features"]) == ("features + SVM", "fused linear SVMs", "hog+raw")
+    hog_c = members["hog"]["selection"]["chosen"]
+    assert row["selected"].startswith(f"hog C={hog_c} of ") and row["selected"].endswith("; raw C=0.01")
 
 
 def test_fusion_members_reuse_the_features_of_single_pipeline_runs(tmp_path):

@@ -149,6 +149,15 @@ def pipeline_label(features: Sequence[str], classifier: str | None, hidden_sizes
     return f"{'+'.join(features) or '?'} -> {classifier_label(classifier, hidden_sizes) or '?'}"
 
 
+def _members_selected(members: Any) -> str | None:
+    """A fusion run's choices, member by member: ``coates C=0.00625 of ...; fisher C=0.3``."""
+    if not isinstance(members, dict):
+        return None
+    parts = [f"{name} {selected_text(member.get('selection'), None)}" for name, member in members.items()
+             if isinstance(member, dict) and selected_text(member.get("selection"), None)]
+    return "; ".join(parts) or None
+
+
 def selected_text(selection: Any, history: dict | None) -> str | None:
     """What validation chose: the SVM's C out of the searched values, or the MLP's best epoch."""
     if isinstance(selection, dict) and "chosen" in selection:
@@ -263,7 +272,7 @@ def results_row(name: str, status: str, metrics: dict, config: dict, *, history:
         "features": "+".join(features) or None,
         "classifier": classifier_label(classifier, sizes),
         "feature_dim": _number(metrics.get("feature_dim")),
-        "selected": selected_text(metrics.get("selection"), history),
+        "selected": _members_selected(metrics.get("members")) or selected_text(metrics.get("selection"), history),
         "train_accuracy": _number(accuracy.get("train")),
         "val_accuracy": _number(accuracy.get("val")),
         "test_accuracy": _number(accuracy.get("test")),
