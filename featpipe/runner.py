@@ -134,7 +134,8 @@ def run_experiment(
     if config.classifier == "fusion":
         fitted = _fit_fusion(config, splits, timer, progress)
     else:
-        fitted = _fit_pipeline(config, config.features, config.svm, splits, timer, progress, checkpoints, resume)
+        fitted = _fit_pipeline(config, config.classifier, config.features, config.svm, splits, timer, progress,
+                               checkpoints, resume)
         with timer("predict"):
             fitted.predicted = {name: fitted.classifier.predict(fitted.features[name]) for name in named}
     scores = {name: classification_scores(ds.labels, fitted.predicted[name], ds.class_names) for name, ds in named.items()}
@@ -179,9 +180,9 @@ class FittedPipeline:
     members: dict | None = None
 
 
-def _fit_pipeline(config, features_config, svm_config, splits, timer, progress, checkpoints=None, resume=False,
-                  prefix: str = "") -> FittedPipeline:
-    """Features (via the cache) and the classifier of one pipeline: the run's, or a fusion member's."""
+def _fit_pipeline(config, classifier_kind, features_config, svm_config, splits, timer, progress, checkpoints=None,
+                  resume=False, prefix: str = "") -> FittedPipeline:
+    """Features (via the cache) and the classifier ("svm" or "mlp") of one pipeline: the run's, or a fusion member's."""
     with timer("features"):
         computed = _compute_features(config, features_config, splits, progress)
     extractor, features = computed.fitted, computed.features
@@ -189,8 +190,9 @@ def _fit_pipeline(config, features_config, svm_config, splits, timer, progress, 
     n_rows = len(splits.train) * (2 if FLIPPED in features else 1)
     memory.check_training(config, n_rows, n_features, len(splits.train.class_names))
     with timer("train"):
-        classifier, selection = _fit_classifier(config, features_config, svm_config, splits, features, n_features,
-                                                checkpoints, resume, progress, getattr(extractor, "block_slices_", None))
+        classifier, selection = _fit_classifier(config, classifier_kind, features_config, svm_config, splits, features,
+                                                n_features, checkpoints, resume, progress,
+                                                getattr(extractor, "block_slices_", None))
     model_features = MirrorAveraged(extractor) if features_config.test_flips else extractor
     return FittedPipeline(
         model=pipeline.assemble(model_features, classifier), classifier=classifier, selection=selection,
@@ -207,33 +209,30 @@ def _fit_fusion(config: Config, splits: Splits, timer: StageTimer, progress: boo
     named = splits.named()
     fitted, scores = {}, {}
     for name, member in config.fusion.members.items():
-        part = _fit_pipeline(config, member.features, member.svm, splits, timer, progress, prefix=f"{name}.")
+        part = _fit_pipeline(config, "svm", member.features, member.svm, splits, timer, progress, prefix=f"{name}.")
         with timer("predict"):
             scores[name] = {split: part.classifier.decision_function(part.features[split]) for split in named}
         part.features = None
         fitted[name] = part
-    widths = [part.n_features for part in fitted.values()]
-    columns, start = {}, 0
-    for name, width in zip(fitted, widths):
-        columns[name], start = [start, start + width], start + width
-    fusion = LateFusion(members=[(name, part.classifier) for name, part in fitted.items()], columns=columns,
-                        weights=config.fusion.weight_list())
+    model_features = FeatureConcat.of_fitted([(name, part.model.named_steps["features"]) for name, part in fitted.items()],
+                                             [part.n_features for part in fitted.values()])
+    fusion = LateFusion(members=[(name, part.classifier) for name, part in fitted.items()],
+                        columns=dict(model_features.block_slices_), weights=config.fusion.weight_list())
     fusion.fit_scales([scores[name]["train"] for name in fitted])
     with timer("predict"):
         predicted = {split: fusion.predict_from(fusion.fuse([scores[name][split] for name in fitted])) for split in named}
     members = {}
     for (name, part), weight, scale in zip(fitted.items(), fusion.member_weights(), fusion.scale_):
-        own = {split: float(np.mean(fusion.classes_[np.argmax(class_scores(scores[name][split]), axis=1)] == ds.labels))
+        own = {split: float(np.mean(fusion.predict_from(class_scores(scores[name][split])) == ds.labels))
                for split, ds in named.items()}
         members[name] = {"features": list(config.fusion.members[name].features.extractors()),
                          "feature_dim": part.n_features, "accuracy": own, "selection": part.selection,
                          "weight": float(weight), "score_scale": round(float(scale), 6)}
-    model_features = FeatureConcat.of_fitted([(name, part.model.named_steps["features"]) for name, part in fitted.items()],
-                                             widths)
     merged = {key: {k: v for part in fitted.values() for k, v in getattr(part, key).items()}
               for key in ("stage_seconds", "hits", "costs", "feature_fit")}
     return FittedPipeline(model=pipeline.assemble(model_features, fusion), classifier=fusion, selection=None,
-                          n_features=sum(widths), features=None, predicted=predicted, members=members, **merged)
+                          n_features=model_features.n_features_out_, features=None, predicted=predicted,
+                          members=members, **merged)
 
 
 def _compute_features(config: Config, features_config, splits: Splits, progress: bool):
@@ -269,8 +268,8 @@ def _mirrored(dataset: Dataset) -> tuple[np.ndarray, str]:
     return np.ascontiguousarray(flip_horizontal(dataset.images)), dataset.fingerprint() + ":hflip"
 
 
-def _fit_classifier(config, features_config, svm_config, splits, features, n_features, checkpoints, resume, progress,
-                    blocks=None):
+def _fit_classifier(config, classifier_kind, features_config, svm_config, splits, features, n_features, checkpoints,
+                    resume, progress, blocks=None):
     """Fit the configured classifier; returns it and a record of any model selection.
 
     With features.train_flips the mirrored training images are training rows too, after the originals;
@@ -280,7 +279,7 @@ def _fit_classifier(config, features_config, svm_config, splits, features, n_fea
     if FLIPPED in features:
         X_train, y_train = np.concatenate([X_train, features.pop(FLIPPED)]), np.concatenate([y_train, y_train])
         features["train"] = X_train[:len(splits.train)]  # a view: the separate copies are freed
-    if config.classifier in ("svm", "fusion"):
+    if classifier_kind == "svm":
         return search_c(
             lambda C: pipeline.build_svm(svm_config, C, len(y_train), n_features, config.seed, progress),
             svm_config.c_values(), X_train, y_train, features["val"], y_val,
