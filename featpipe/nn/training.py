@@ -14,7 +14,6 @@ previous epoch, which is why resuming from a checkpoint reproduces an uninterrup
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from .augment import augment_batch, mixup
 from .early_stopping import should_stop, smoothed, stop_message
 from .network import Network
 from .optim import Optimizer, Schedule
+from .parallel import usable_cores
 
 __all__ = ["DIVERGENCE_FACTOR", "HISTORY_KEYS", "Inputs", "TrainingState", "generator", "seed_entropy", "train"]
 
@@ -251,6 +251,6 @@ def generator(entropy: int, *spawn_key: int) -> np.random.Generator:
 
 
 def blas_threads() -> int:
-    """Threads the BLAS may use now (respects threadpoolctl limits), at most the CPU count."""
+    """Threads the BLAS may use now (respects threadpoolctl limits), at most the cores this process may run on."""
     counts = [info["num_threads"] for info in threadpool_info() if info.get("user_api") == "blas"]
-    return max(1, min(max(counts, default=1), os.cpu_count() or 1))
+    return max(1, min(max(counts, default=1), usable_cores()))
