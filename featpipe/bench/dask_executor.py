@@ -87,8 +87,11 @@ class DaskExecutor:
 
         try:
             if self.local_workers is not None:
-                # Every lost worker surfaces here as KilledWorker and counts against --retries.
-                self._config = dask.config.set({"distributed.scheduler.allowed-failures": 0})
+                # Every lost worker surfaces here as KilledWorker and counts against --retries; a
+                # worker holds one run at a time (saturation 1.0: no run queued behind the one it is
+                # on), so a lost worker is charged to the run it was on only.
+                self._config = dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                                                "distributed.scheduler.worker-saturation": 1.0})
                 self._config.__enter__()
                 self.cluster = distributed.LocalCluster(
                     n_workers=self.local_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
