@@ -38,10 +38,10 @@ def test_learned_heads_use_their_svm_configs_features(head, source):
     assert head_config.classifier == "mlp" and source_config.classifier == "svm"
     # The mirror settings may differ (test_flips is for linear classifiers only, config.py; a head
     # may train on mirrored rows where its SVM does not): every image's own features stay the same.
-    mirrors = ("train_flips", "test_flips")
-    head_features = {k: v for k, v in head_config.to_dict()["features"].items() if k not in mirrors}
-    source_features = {k: v for k, v in source_config.to_dict()["features"].items() if k not in mirrors}
-    assert head_features == source_features
+    def own_features(config):
+        return {k: v for k, v in config.to_dict()["features"].items() if k not in ("train_flips", "test_flips")}
+
+    assert own_features(head_config) == own_features(source_config)
     assert (head_config.seed, head_config.to_dict()["data"]) == (source_config.seed, source_config.to_dict()["data"])
 
 

@@ -62,10 +62,10 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, n_thread
     if out is None:
         out = np.empty((m, n), dtype=np.result_type(a, b))
     by_rows = n <= m
-    n_threads = min(int(n_threads), (m if by_rows else n) // _ALIGN)
+    length = m if by_rows else n
+    n_threads = min(int(n_threads), length // _ALIGN)
     if n_threads <= 1 or m * k * n < MIN_SPLIT_MACS:
         return np.dot(a, b, out=out)
-    length = m if by_rows else n
     step = -(-length // (n_threads * _ALIGN)) * _ALIGN
     bands = [(s, min(s + step, length)) for s in range(0, length, step)]
     band = _dot_rows if by_rows else _dot_columns
