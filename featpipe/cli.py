@@ -74,6 +74,16 @@ def _fail_os(error: OSError, where: Path | None) -> None:
     raise typer.Exit(1)
 
 
+def _exit_if_interrupted(error: BaseException, what_now: str) -> None:
+    """Ctrl-C (also when a library wrapped it in its own error): one line and exit 130; else re-raise."""
+    from .interrupts import caused_by_interrupt
+
+    if not caused_by_interrupt(error):
+        raise error
+    typer.echo(f"\ninterrupted: {what_now}", err=True)
+    raise typer.Exit(130) from None
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"featpipe {__version__}")
@@ -120,11 +130,10 @@ def run(
         _fail(error)
     except OSError as error:
         _fail_os(error, out)
-    except KeyboardInterrupt:
-        typer.echo(f"\ninterrupted: nothing was written (no run folder under {out}); run the same command "
-                   "again to start over, or add --resume to continue an MLP's training from its last "
-                   "epoch checkpoint", err=True)
-        raise typer.Exit(130) from None
+    except (KeyboardInterrupt, Exception) as error:
+        _exit_if_interrupted(error, f"nothing was written (no run folder under {out}); run the same command "
+                             "again to start over, or add --resume to continue an MLP's training from its last "
+                             "epoch checkpoint")
     if result.run_dir != run_dir:
         typer.echo(f"note: {run_dir} holds another run; this one was written beside it (--force replaces)",
                    err=True)
@@ -346,6 +355,8 @@ def bench_run(
         _fail(error)
     except OSError as error:
         _fail_os(error, out)
+    except (KeyboardInterrupt, Exception) as error:
+        _exit_if_interrupted(error, "what finished is kept; run the same command again to continue")
     if tracker is not None and report is not None and not report.interrupted:
         done = [report.out_dir / row["run_id"] for row in report.rows if row["status"] == "done"]
         for line in tracker.finish_batch(report.out_dir, done):

@@ -46,6 +46,31 @@ def test_every_command_has_help(command):
     assert "Usage" in result.output
 
 
+@pytest.mark.parametrize("wrapped", [False, True], ids=["plain", "wrapped-by-a-library"])
+def test_ctrl_c_during_a_run_exits_130_with_one_line(tmp_path, write_config, monkeypatch, wrapped):
+    def interrupted(*args, **kwargs):
+        if not wrapped:
+            raise KeyboardInterrupt
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:  # as pydantic's serializer does
+            raise ValueError("Error calling function `ser_path`: KeyboardInterrupt") from interrupt
+
+    monkeypatch.setattr("featpipe.runner.run_experiment", interrupted)
+    result = invoke("run", write_config(FAST_SVM), "--out", tmp_path / "runs", "-q")
+    assert result.exit_code == 130 and "interrupted: nothing was written" in result.output
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_an_unexpected_error_in_a_run_is_not_taken_for_ctrl_c(tmp_path, write_config, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr("featpipe.runner.run_experiment", broken)
+    result = invoke("run", write_config(FAST_SVM), "--out", tmp_path / "runs", "-q")
+    assert result.exit_code == 1 and isinstance(result.exception, ValueError)
+
+
 def test_run_writes_a_complete_run_folder(tmp_path, write_config):
     out = tmp_path / "runs"
     result = invoke("run", write_config(FAST_SVM), "--out", out, "-q")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from featpipe.errors import FeatpipeError
+from featpipe.interrupts import held_interrupts
 from featpipe.runs.results import COLUMN_BY_KEY
 
 from .local import LocalExecutor, default_jobs
@@ -117,6 +118,7 @@ def run_batch(
             executor = None
         elif executor is None:  # ours: entered here (Dask connects: fails before anything is written), closed after
             executor = stack.enter_context(_make_executor(len(to_run), jobs, scheduler, dask_local, retries))
+        ctrl_c = stack.enter_context(held_interrupts())  # acted on while waiting for runs, not mid-write
         stack.enter_context(out.lock(list(command) if command else None))
         out.clear_leftovers()  # may put back a folder a killed replace had moved aside: look again
         to_run = [run for run in to_run if force or out.run_state(run.run_id, run.config.digest()).status != "done"]
@@ -133,6 +135,7 @@ def run_batch(
         for run in plan.runs:  # what the folders say now, whatever happened above
             table.update(run, out.run_state(run.run_id, run.config.digest()))
         table.write()
+    report.interrupted = report.interrupted or ctrl_c.received
     report.rows = table.rows()
     report.wall_seconds = time.perf_counter() - started
     return report

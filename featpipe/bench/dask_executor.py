@@ -24,6 +24,7 @@ from typing import Callable
 
 from featpipe import __version__
 from featpipe.errors import FeatpipeError
+from featpipe.interrupts import interruptible
 
 from . import state
 from .worker import RunTask, run_task
@@ -167,7 +168,11 @@ class DaskExecutor:
 
         finished = distributed.as_completed([submit(task) for task in tasks])
         try:
-            for future in finished:
+            while True:
+                with interruptible():  # Ctrl-C is acted on here, never mid-bookkeeping
+                    future = next(finished, None)
+                if future is None:
+                    break
                 task = pending.pop(future)
                 try:
                     outcome = future.result()

@@ -27,6 +27,7 @@ from multiprocessing.connection import wait
 from typing import Callable
 
 from featpipe.errors import FeatpipeError
+from featpipe.interrupts import interruptible
 from featpipe.memory import system_available_bytes
 from featpipe.nn.parallel import usable_cores
 
@@ -180,7 +181,8 @@ class LocalExecutor:
                         except OSError:  # it died while idle: noticed below, the run goes to another
                             continue
                         worker.task = queue.popleft()
-                wait([w.conn for w in workers] + [w.process.sentinel for w in workers])
+                with interruptible():  # Ctrl-C is acted on here, never mid-bookkeeping
+                    wait([w.conn for w in workers] + [w.process.sentinel for w in workers])
                 for worker in list(workers):
                     keep_going, died = self._drain(worker, on_outcome)
                     if not keep_going:

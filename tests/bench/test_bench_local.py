@@ -169,6 +169,28 @@ def test_interrupted_batch_resumes_with_only_the_missing_runs(sweep_batch, tmp_p
     assert table_without_timings(out) == table_without_timings(whole)
 
 
+def test_ctrl_c_during_bookkeeping_lets_it_finish_then_stops_the_batch(sweep_batch, tmp_path, shared_executor):
+    # The parent spends its waking time rewriting the table; a Ctrl-C landing there used to be raised
+    # inside pydantic's serializer, which turned it into an error (exit 1, traceback) on CI.
+    plan = load_batch(sweep_batch)
+    out = tmp_path / "out"
+    finished_after_ctrl_c = []
+
+    def on_done(run_dir):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)
+        finished_after_ctrl_c.append(run_dir.name)
+        [run.config.to_dict() for run in plan.runs]  # what the table does next, where it struck
+
+    report = run_batch(plan, out, executor=shared_executor, progress=False, on_done=on_done)
+    assert report.interrupted and len(finished_after_ctrl_c) >= 1
+    done = {entry["run_id"] for entry, state in batch_status(out).runs if state.status == "done"}
+    assert set(finished_after_ctrl_c) <= done and len(done) < len(plan.runs)
+    rows = json.loads((out / "results.json").read_text())["runs"]
+    assert {row["run_id"] for row in rows if row["status"] == "done"} == done
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_output_folder_of_another_batch_is_refused_before_any_run(sweep_batch, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
