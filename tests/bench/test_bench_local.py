@@ -136,8 +136,20 @@ def _interrupt_after(process: subprocess.Popen, out, n_done: int, how: signal.Si
             process.communicate()
 
 
-def test_interrupted_batch_resumes_with_only_the_missing_runs(sweep_batch, tmp_path, table_without_timings,
+# Eight runs: each interruption below may land a run or two later than asked (the run in flight
+# finishes; under load the signal comes late), and some runs must be left for the resume.
+LONG_SWEEP = """
+name: sweep
+runs:
+  - config: tiny-hog.yaml
+    grid: {svm.C: [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]}
+  - config: tiny-raw.yaml
+"""
+
+
+def test_interrupted_batch_resumes_with_only_the_missing_runs(write_batch, tmp_path, table_without_timings,
                                                              shared_executor):
+    sweep_batch = write_batch(LONG_SWEEP)
     plan = load_batch(sweep_batch)
     whole = tmp_path / "whole"
     run_batch(plan, whole, executor=shared_executor, progress=False)
