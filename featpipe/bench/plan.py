@@ -111,7 +111,7 @@ def parse_batch(text: str, path: str | Path) -> BatchPlan:
     base = {}
     if spec.get("base") is not None:
         base_path = _relative(folder, spec["base"], f"{path}: base")
-        base = _read_config_file(base_path)
+        base = _read_config_file(base_path, f"{path}: base")
     common = _mapping(spec.get("set"), f"{path}: set")
     entries = spec.get("runs")
     if not isinstance(entries, list) or not entries:
@@ -159,7 +159,7 @@ def _entry_sources(entry: dict, base: dict, folder: Path, where: str) -> list[tu
                               "drop `name` (each run is named after its config)")
     else:
         matches = [_relative(folder, pattern, f"{where}: config")]
-    return [(match, _merge(base, _read_config_file(match))) for match in matches]
+    return [(match, _merge(base, _read_config_file(match, f"{where}: config"))) for match in matches]
 
 
 def _repeats(spec: dict, path: Path) -> tuple[str, Any] | None:
@@ -279,7 +279,10 @@ def _merge(base: dict, over: dict, top: bool = True) -> dict:
     return merged
 
 
-def _read_config_file(path: Path) -> dict:
+def _read_config_file(path: Path, where: str) -> dict:
+    if not path.exists():  # say which entry names it and where relative paths start
+        raise ConfigError(f"{where}: config file not found: {path} (relative paths in a batch file start at "
+                          "the batch file's folder)")
     return read_yaml_mapping(read_text_file(path, "config"), str(path), "config")
 
 
