@@ -69,10 +69,14 @@ class Stage:
         if self._bar is not None:
             self._bar.update(n)
         elif self.mode == "lines" and self.total:
+            crossed = False
             while (self._next_milestone < len(_MILESTONES)
                    and self.done >= _MILESTONES[self._next_milestone] * self.total):
-                percent = round(100 * _MILESTONES[self._next_milestone])
                 self._next_milestone += 1
+                crossed = True
+            # one line however many milestones a big step crossed; none at the end (close() says done)
+            if crossed and self.done < self.total:
+                percent = int(100 * self.done / self.total)
                 self._line(f"{percent}% ({self.done:,}/{self.total:,} {self.unit}, {self.elapsed():.1f} s)")
         _tell()
 

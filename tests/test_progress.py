@@ -40,6 +40,16 @@ def test_not_a_terminal_gets_plain_lines_at_start_quarters_and_end():
     assert lines[4].startswith("decoding train: done: 8 img in ") and len(lines) == 5
 
 
+def test_a_big_step_gives_one_line_with_the_true_count_and_none_at_the_end():
+    stream = io.StringIO()
+    with progress.stage("decoding train", total=10, unit="img", file=stream) as bar:
+        bar.update(8)  # crosses 25, 50 and 75%
+        bar.update(2)
+    lines = stream.getvalue().splitlines()
+    assert lines[1].startswith("decoding train: 80% (8/10 img, ") and len(lines) == 3
+    assert lines[2].startswith("decoding train: done: 10 img in ")
+
+
 def test_a_terminal_gets_a_redrawn_bar_with_an_eta_then_one_closing_line():
     text = run_stage(Terminal())
     assert "\r" in text  # tqdm redraws in place
