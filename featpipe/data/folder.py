@@ -2,10 +2,14 @@
 
 Layout rules (each violation is a DataError naming the path):
 
-- `root` is a folder or a ``.tar.gz``/``.tgz`` of one; an archive may wrap the split folders in
-  a single top-level folder, which is detected (it holds folders of folders, not images).
+- `root` is a folder or a ``.tar.gz``/``.tgz`` of one; an archive may wrap its folders in a
+  single top-level folder, which is detected: it wraps split folders if it holds folders of
+  folders, and class folders if it holds folders of images and is not named like a split
+  (`SPLIT_NAMES`: ``train/cat/x.jpg`` alone is a training split, ``pets/cat/x.jpg`` a wrapper).
 - Every folder under `root` is a split; every folder under a split is a class. Class names
-  are the union over splits, sorted, so labels mean the same class in every split.
+  are the union over splits, sorted, so labels mean the same class in every split. A root
+  whose folders hold images and no folders is one split of class folders, ``train``
+  (`FLAT_SPLIT`): ``<root>/<class>/<image>``, the common layout of labelled images.
 - A class folder holds only ``.png``/``.jpg``/``.jpeg`` files (any case), decoded by content: a
   file that is really another format is an error saying which. Hidden entries (names starting
   with ``.``, e.g. ``.DS_Store``, ``._x.jpg`` from macOS) and the files and folders operating
@@ -48,6 +52,10 @@ from featpipe.data.dataset import Dataset
 from featpipe.errors import DataError, OutputError
 
 _CACHE_FORMAT = 1
+#: The split a folder of class folders alone (<root>/<class>/<image>) is read as.
+FLAT_SPLIT = "train"
+#: Names that make an archive's lone top-level folder a split rather than a wrapper of class folders.
+SPLIT_NAMES = ("train", "test", "val", "validation")
 # Decoding threads. Small JPEGs are mostly parsed in Python (GIL-bound) and the files' opens are
 # latency-bound here. Measured on 10,000 CIFAR-10 JPEGs with the 2 cores shared (load 9-13):
 # one task per file: serial 10.2-10.7 s, 4 threads 7.5-7.6 s, 2 processes 7.2-7.3 s; 256-file
@@ -84,7 +92,8 @@ def load_folder(
     Parameters
     ----------
     root : str or Path
-        Folder holding ``<split>/<class>/<image>`` or a ``.tar.gz``/``.tgz`` archive of one.
+        Folder holding ``<split>/<class>/<image>`` (or ``<class>/<image>``: one split, ``train``)
+        or a ``.tar.gz``/``.tgz`` archive of one.
     cache_dir : str or Path, optional
         Cache root override (see `cache_root`).
     image_size : (int, int), optional
@@ -106,7 +115,8 @@ def load_folder(
     image_size = _images.check_image_size(image_size)
     given = Path(root).expanduser().absolute()
     if not given.exists():
-        raise DataError(f"data root {given} does not exist (expected a folder <split>/<class>/<images> or a .tar.gz of one)")
+        raise DataError(f"data root {given} does not exist (expected a folder <split>/<class>/<images> or <class>/<images>, "
+                        "or a .tar.gz of one)")
     if given.is_file():
         if not is_archive(given):
             raise DataError(f"data root {given} is a file but not a .tar.gz/.tgz archive; give a folder or an archive")
@@ -134,13 +144,17 @@ def load_folder(
 
 
 def _unwrap_single_folder(folder: Path) -> Path:
-    """Descend into a lone top-level folder that holds split folders rather than class folders."""
+    """Descend into an archive's lone top-level folder unless it is a split (train/cat/x.jpg alone).
+
+    It wraps split folders if its sub-folders hold folders; if they hold images it is a split when
+    named like one (SPLIT_NAMES), else it wraps class folders (pets/cat/x.jpg).
+    """
     entries = _listdir(folder)
     if len(entries) == 1 and entries[0].is_dir():
         only = Path(entries[0].path)
         children = [c for c in _listdir(only) if c.is_dir()]
-        # `only` is a wrapper if its sub-folders hold folders; it is a split if they hold images.
-        if children and any(g.is_dir() for c in children for g in _listdir(Path(c.path))):
+        if children and (any(g.is_dir() for c in children for g in _listdir(Path(c.path)))
+                         or only.name.lower() not in SPLIT_NAMES):
             return only
     return folder
 
@@ -191,56 +205,74 @@ def _shown(path) -> str:
 
 def _scan(root: Path, follow_symlinks: bool = False) -> list[_Split]:
     """List splits, classes and image files, enforcing the layout rules of this module."""
-    split_entries = [e for e in _listdir(root) if e.is_dir()]
-    for entry in split_entries:
+    top = [e for e in _listdir(root) if e.is_dir()]
+    for entry in top:
         _check_entry(entry, root, follow_symlinks)
+    if _holds_class_folders(top):
+        for entry in top:
+            _check_utf8_name(Path(entry.path), "class")
+        return [_scan_split(root, FLAT_SPLIT, root, follow_symlinks)]
+    for entry in top:
         _check_utf8_name(Path(entry.path), "split")
-    split_dirs = [Path(e.path) for e in split_entries]
-    if not split_dirs:
+    if not top:
         raise DataError(
-            f"no split folders in {root}: expected {root}/<split>/<class>/<image>.png|jpg "
-            "(e.g. train/cat/0001.jpg)"
+            f"no folders in {root}: expected {root}/<split>/<class>/<image>.png|jpg (e.g. train/cat/0001.jpg) "
+            f"or {root}/<class>/<image>.png|jpg"
         )
-    splits = []
-    for split_dir in split_dirs:
-        class_dirs = []
-        for entry in _listdir(split_dir):
+    return [_scan_split(Path(entry.path), entry.name, root, follow_symlinks) for entry in top]
+
+
+def _holds_class_folders(top: list[os.DirEntry]) -> bool:
+    """Whether the folders `top` are class folders (<class>/<image>), not splits: none holds a folder, one an image."""
+    holds_an_image = False
+    for entry in top:
+        for child in _listdir(Path(entry.path)):
+            if child.is_dir():
+                return False
+            holds_an_image = holds_an_image or child.name.lower().endswith(_images.IMAGE_SUFFIXES)
+    return holds_an_image
+
+
+def _scan_split(split_dir: Path, name: str, root: Path, follow_symlinks: bool) -> _Split:
+    """The class folders and image files of one split folder (the root itself for <class>/<image>)."""
+    class_dirs = []
+    for entry in _listdir(split_dir):
+        if entry.is_dir():
+            _check_entry(entry, root, follow_symlinks)
+            _check_utf8_name(Path(entry.path), "class")
+            class_dirs.append(Path(entry.path))
+        elif entry.name.lower().endswith(_images.IMAGE_SUFFIXES):
+            raise DataError(
+                f"image {_shown(entry.path)} lies directly in {'split ' if split_dir != root else ''}folder "
+                f"{_shown(split_dir)}, in no class folder; images must be inside class folders "
+                "(<split>/<class>/<image> or <class>/<image>, the same depth everywhere)"
+            )
+    if not class_dirs:
+        raise DataError(f"split folder {_shown(split_dir)} has no class folders (expected {_shown(split_dir)}/<class>/<images>)")
+    files, stamps = [], []
+    for class_dir in class_dirs:
+        entries = _listdir(class_dir)
+        if not entries:
+            raise DataError(f"class folder {_shown(class_dir)} is empty (no .png/.jpg/.jpeg files)")
+        for entry in entries:
+            _check_entry(entry, root, follow_symlinks)
             if entry.is_dir():
-                _check_entry(entry, root, follow_symlinks)
-                _check_utf8_name(Path(entry.path), "class")
-                class_dirs.append(Path(entry.path))
-            elif entry.name.lower().endswith(_images.IMAGE_SUFFIXES):
+                raise DataError(f"unexpected folder {_shown(entry.path)} inside class folder {_shown(class_dir)}; nested folders are not supported")
+            if not entry.is_file():
+                # a FIFO named x.png would block the decoder forever
+                raise DataError(f"{_shown(entry.path)} is not a regular file (a FIFO, socket or device)")
+            if not entry.name.lower().endswith(_images.IMAGE_SUFFIXES):
                 raise DataError(
-                    f"image {_shown(entry.path)} lies directly in split folder {_shown(split_dir)}; "
-                    "images must be inside class folders (<split>/<class>/<image>)"
+                    f"{_shown(entry.path)} is not an image file: class folders may hold only "
+                    f"{', '.join(_images.IMAGE_SUFFIXES)} files (hidden files are skipped)"
                 )
-        if not class_dirs:
-            raise DataError(f"split folder {_shown(split_dir)} has no class folders (expected {_shown(split_dir)}/<class>/<images>)")
-        files, stamps = [], []
-        for class_dir in class_dirs:
-            entries = _listdir(class_dir)
-            if not entries:
-                raise DataError(f"class folder {_shown(class_dir)} is empty (no .png/.jpg/.jpeg files)")
-            for entry in entries:
-                _check_entry(entry, root, follow_symlinks)
-                if entry.is_dir():
-                    raise DataError(f"unexpected folder {_shown(entry.path)} inside class folder {_shown(class_dir)}; nested folders are not supported")
-                if not entry.is_file():
-                    # a FIFO named x.png would block the decoder forever
-                    raise DataError(f"{_shown(entry.path)} is not a regular file (a FIFO, socket or device)")
-                if not entry.name.lower().endswith(_images.IMAGE_SUFFIXES):
-                    raise DataError(
-                        f"{_shown(entry.path)} is not an image file: class folders may hold only "
-                        f"{', '.join(_images.IMAGE_SUFFIXES)} files (hidden files are skipped)"
-                    )
-                try:
-                    stat = entry.stat()
-                except OSError as exc:
-                    raise DataError(f"cannot read {_shown(entry.path)}: {exc}") from exc
-                files.append((class_dir.name, entry.path))
-                stamps.append(f"{split_dir.name}/{class_dir.name}/{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}")
-        splits.append(_Split(split_dir.name, files, stamps))
-    return splits
+            try:
+                stat = entry.stat()
+            except OSError as exc:
+                raise DataError(f"cannot read {_shown(entry.path)}: {exc}") from exc
+            files.append((class_dir.name, entry.path))
+            stamps.append(f"{name}/{class_dir.name}/{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}")
+    return _Split(name, files, stamps)
 
 
 def _location_key(folder: Path, image_size) -> str:

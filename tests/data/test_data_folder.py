@@ -153,7 +153,7 @@ def test_layout_errors_name_the_path(tmp_path):
     root = tmp_path / "r"
     root.mkdir()
     (root / "notes.txt").write_text("x")
-    with pytest.raises(DataError, match=f"no split folders in {root}"):
+    with pytest.raises(DataError, match=f"no folders in {root}: expected .*<split>/<class>/.* or .*<class>/<image>"):
         load(root)
     (root / "train").mkdir()
     with pytest.raises(DataError, match=f"split folder {root / 'train'} has no class folders"):
@@ -162,6 +162,30 @@ def test_layout_errors_name_the_path(tmp_path):
     (root / "train" / "cat" / ".DS_Store").write_bytes(b"x")
     with pytest.raises(DataError, match=f"class folder {root / 'train' / 'cat'} is empty"):
         load(root)
+
+
+def test_class_folders_alone_are_the_training_split(png_folder, tmp_path):
+    root, _ = png_folder
+    split_layout = load(root)["train"]
+    flat = load(root / "train")  # <root>/<class>/<image>: the common layout of labelled images
+    assert list(flat) == ["train"]
+    assert flat["train"].class_names == split_layout.class_names == ("cat", "dog", "eel")
+    np.testing.assert_array_equal(flat["train"].images, split_layout.images)
+    np.testing.assert_array_equal(flat["train"].labels, split_layout.labels)
+    (root / "train" / "notes.txt").write_text("beside the class folders: ignored, as beside split folders")
+    assert len(load(root / "train")["train"]) == len(split_layout)
+
+
+def test_a_folder_mixing_both_layouts_is_refused(tmp_path):
+    rng = np.random.default_rng(6)
+    write_image(tmp_path / "r" / "cat" / "0.png", random_image(rng))  # a class folder ...
+    write_image(tmp_path / "r" / "train" / "dog" / "0.png", random_image(rng))  # ... beside a split
+    with pytest.raises(DataError, match=r"cat.0\.png lies directly in split folder .*cat, in no class folder"):
+        load(tmp_path / "r")
+    write_image(tmp_path / "flat" / "cat" / "0.png", random_image(rng))
+    write_image(tmp_path / "flat" / "stray.png", random_image(rng))  # an unlabelled image among the classes
+    with pytest.raises(DataError, match=r"stray\.png lies directly in folder .*flat, in no class folder"):
+        load(tmp_path / "flat")
 
 
 def test_loose_image_in_split_and_nested_folder_are_errors(tmp_path):
