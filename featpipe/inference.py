@@ -52,7 +52,9 @@ def evaluate(run_dir: str | Path, spec: str, split: str | None = None, progress:
     Classes are matched by name; images are resized to the model's input shape.
     """
     model, metrics = load_model(run_dir)
-    sources = load_source(**parse_spec(spec), progress=progress)
+    height, width, _ = metrics["data"]["image_shape"]
+    # resized as they are read, so a folder of mixed sizes loads (the model needs one size anyway)
+    sources = load_source(**parse_spec(spec), image_size=(height, width), progress=progress)
     if split is None:
         split = next((name for name in ("test", "val", "validation") if name in sources), None)
         split = split or ("train" if "train" in sources else sorted(sources)[0])

@@ -218,6 +218,22 @@ def test_evaluate_picks_the_only_split(tmp_path, write_config, image_folder):
     assert "[holdout]" in result.output
 
 
+def test_evaluate_resizes_a_folder_of_mixed_sizes_to_the_model(tmp_path, write_config, image_folder):
+    assert invoke("run", write_config(f"data: {{source: folder, root: {image_folder}, val_fraction: 0.34}}\n"
+                                      "features: {color: {space: rgb, bins: 4}}\n"),
+                  "--out", tmp_path, "--name", "c", "-q").exit_code == 0
+    mixed = tmp_path / "mixed"  # <class>/<image> alone, images of two sizes, none the model's 12x12
+    for channel, name in enumerate(["red", "green", "blue"]):
+        (mixed / name).mkdir(parents=True)
+        for i, size in enumerate([(20, 30), (7, 9)]):
+            image = np.zeros((*size, 3), np.uint8)
+            image[..., channel] = 230
+            Image.fromarray(image).save(mixed / name / f"{i}.png")
+    result = invoke("evaluate", tmp_path / "c", "--data", mixed, "-q")
+    assert result.exit_code == 0, result.output
+    assert "[train]: accuracy 100.00% over 6 images" in result.output
+
+
 def test_evaluate_on_the_data_the_model_trained_on_says_so_loudly(tmp_path, write_config):
     config = write_config(FAST_SVM.replace("n_train: 300, ", ""))
     assert invoke("run", config, "--out", tmp_path, "--name", "d", "-q").exit_code == 0
