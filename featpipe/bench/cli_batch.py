@@ -33,6 +33,8 @@ from featpipe.config import read_text_file, read_yaml_mapping
 from featpipe.errors import ConfigError
 
 _OPENERS = {"[": "]", "{": "}"}
+#: How errors name the batch that config files and sweeps on the command line stand for.
+COMMAND_LINE = "the command line's batch (see it with --dry-run)"
 
 
 def split_values(text: str, where: str) -> list[str]:
@@ -215,4 +217,4 @@ def command_line_plan(
         return parse_batch(text, batches[0]), text
     batch = sweep_batch(sources, grid=grid, zip_=zip_, set_=set_, name=name)
     text = to_yaml(batch)
-    return parse_batch(text, batch_path(batch["name"])), text
+    return parse_batch(text, batch_path(batch["name"]), shown=COMMAND_LINE), text

@@ -98,32 +98,34 @@ def load_batch(path: str | Path) -> BatchPlan:
     return parse_batch(read_text_file(path, "batch"), path)
 
 
-def parse_batch(text: str, path: str | Path) -> BatchPlan:
-    """Expand batch YAML `text`; `path` names it in errors and anchors its relative config paths."""
+def parse_batch(text: str, path: str | Path, shown: str | None = None) -> BatchPlan:
+    """Expand batch YAML `text`; `path` anchors its relative config paths and names it in errors
+    (`shown` instead, for a batch no file holds: the command line's)."""
     path = Path(path)
-    spec = read_yaml_mapping(text, str(path), "batch file")
+    shown = shown or str(path)
+    spec = read_yaml_mapping(text, shown, "batch file")
     unknown = [key for key in spec if key not in _BATCH_KEYS]
     if unknown:
-        raise ConfigError(f"{path}: unknown key {unknown[0]!r} in batch file; valid keys: {', '.join(_BATCH_KEYS)}")
+        raise ConfigError(f"{shown}: unknown key {unknown[0]!r} in batch file; valid keys: {', '.join(_BATCH_KEYS)}")
     name = spec.get("name")
-    _check_name(name, f"{path}: name")
+    _check_name(name, f"{shown}: name")
     folder = path.parent
     base = {}
     if spec.get("base") is not None:
-        base_path = _relative(folder, spec["base"], f"{path}: base")
-        base = _read_config_file(base_path, f"{path}: base")
-    common = _mapping(spec.get("set"), f"{path}: set")
+        base_path = _relative(folder, spec["base"], f"{shown}: base")
+        base = _read_config_file(base_path, f"{shown}: base")
+    common = _mapping(spec.get("set"), f"{shown}: set")
     entries = spec.get("runs")
     if not isinstance(entries, list) or not entries:
-        raise ConfigError(f"{path}: runs: expected a non-empty list of entries (each with config, set, grid or zip), "
+        raise ConfigError(f"{shown}: runs: expected a non-empty list of entries (each with config, set, grid or zip), "
                           f"got {entries!r}")
 
-    repeats = _repeats(spec, path)
+    repeats = _repeats(spec, shown)
     runs: list[PlannedRun] = []
     entry_names: dict[str, str] = {}
     memo: dict[str, str] = {}
     for index, entry in enumerate(entries):
-        where = f"{path}: runs[{index}]"
+        where = f"{shown}: runs[{index}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: expected a mapping with keys {', '.join(_ENTRY_KEYS)}, got {entry!r}")
         unknown = [key for key in entry if key not in _ENTRY_KEYS]
@@ -131,7 +133,7 @@ def parse_batch(text: str, path: str | Path) -> BatchPlan:
             raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(_ENTRY_KEYS)}")
         for config_path, data in _entry_sources(entry, base, folder, where):
             label = f"{where} ({config_path.name})" if config_path else where
-            runs.extend(_expand_entry(entry, data, common, label, path, entry_names, memo, repeats))
+            runs.extend(_expand_entry(entry, data, common, label, shown, entry_names, memo, repeats))
 
     seen: dict[str, PlannedRun] = {}
     for run in runs:
@@ -162,7 +164,7 @@ def _entry_sources(entry: dict, base: dict, folder: Path, where: str) -> list[tu
     return [(match, _merge(base, _read_config_file(match, f"{where}: config"))) for match in matches]
 
 
-def _repeats(spec: dict, path: Path) -> tuple[str, Any] | None:
+def _repeats(spec: dict, path: str) -> tuple[str, Any] | None:
     """("repeat", N) or ("seeds", [..]) from the batch file, checked; None when it asks for no repeats."""
     repeat, seeds = spec.get("repeat"), spec.get("seeds")
     if repeat is not None and seeds is not None:

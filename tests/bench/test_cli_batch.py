@@ -85,8 +85,12 @@ def test_bad_combinations_are_refused_before_planning(write_batch, configs):
         command_line_plan([configs / "tiny-hog.yaml"], grid=["svm.C=1", "svm.C=2"])
     with pytest.raises(ConfigError, match="expected KEY.PATH=V1,V2"):
         command_line_plan([configs / "tiny-hog.yaml"], grid=["svm.C"])
-    with pytest.raises(ConfigError, match="svm.nope"):
+    # named as the command line's batch, not as a batch file that does not exist
+    with pytest.raises(ConfigError, match=r"^the command line's batch \(see it with --dry-run\): runs\[0\] "
+                                          r"\(tiny-hog.yaml\): unknown key 'svm.nope'"):
         command_line_plan([configs / "tiny-hog.yaml"], grid=["svm.nope=1,2"])
+    with pytest.raises(ConfigError, match=r"^the command line's batch .*: set: .*unknown key 'nope'"):
+        command_line_plan([configs / "tiny-hog.yaml"], set_=["nope=1"])
 
 
 def test_dry_run_prints_the_batch_file_then_the_plan(configs, tmp_path, monkeypatch):
