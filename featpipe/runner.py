@@ -24,7 +24,7 @@ from .errors import ConfigError, DataError
 from .features import FeatureConcat, has_pixel_layout
 from .features._images import show_progress
 from .features.cache import FeatureCache, cached_features
-from .features.mirror import MirrorAveraged, mirror_mean
+from .features.mirror import MirrorAveraged, MirrorPaired, MirrorVote, mirror_mean
 from .fusion import LateFusion, class_scores
 from .imageops import flip_horizontal
 from .metrics import classification_scores
@@ -137,7 +137,10 @@ def run_experiment(
         fitted = _fit_pipeline(config, config.classifier, config.features, config.svm, splits, timer, progress,
                                checkpoints, resume)
         with timer("predict"):
-            fitted.predicted = {name: fitted.classifier.predict(fitted.features[name]) for name in named}
+            # test_flips scores the evaluated splits with their mirrors (an MLP's: MirrorVote), never train
+            scorer = fitted.model.named_steps["classifier"]
+            fitted.predicted = {name: (fitted.classifier if name == "train" else scorer).predict(fitted.features[name])
+                                for name in named}
     scores = {name: classification_scores(ds.labels, fitted.predicted[name], ds.class_names) for name, ds in named.items()}
     throughput = _throughput(fitted.model, splits.val.images)
 
@@ -183,8 +186,11 @@ class FittedPipeline:
 def _fit_pipeline(config, classifier_kind, features_config, svm_config, splits, timer, progress, checkpoints=None,
                   resume=False, prefix: str = "") -> FittedPipeline:
     """Features (via the cache) and the classifier ("svm" or "mlp") of one pipeline: the run's, or a fusion member's."""
+    # test_flips: a linear classifier scores the mean of an image's and its mirror's features, an
+    # MLP the pair itself (the mean of its probabilities: featpipe.features.mirror)
+    paired = features_config.test_flips and classifier_kind == "mlp"
     with timer("features"):
-        computed = _compute_features(config, features_config, splits, progress)
+        computed = _compute_features(config, features_config, splits, progress, paired)
     extractor, features = computed.fitted, computed.features
     n_features = int(features["train"].shape[1])
     n_rows = len(splits.train) * (2 if FLIPPED in features else 1)
@@ -193,9 +199,13 @@ def _fit_pipeline(config, classifier_kind, features_config, svm_config, splits, 
         classifier, selection = _fit_classifier(config, classifier_kind, features_config, svm_config, splits, features,
                                                 n_features, checkpoints, resume, progress,
                                                 getattr(extractor, "block_slices_", None))
-    model_features = MirrorAveraged(extractor) if features_config.test_flips else extractor
+    if paired:
+        model_features, scorer = MirrorPaired(extractor), MirrorVote(classifier)
+    else:
+        model_features = MirrorAveraged(extractor) if features_config.test_flips else extractor
+        scorer = classifier
     return FittedPipeline(
-        model=pipeline.assemble(model_features, classifier), classifier=classifier, selection=selection,
+        model=pipeline.assemble(model_features, scorer), classifier=classifier, selection=selection,
         n_features=n_features, features=features,
         stage_seconds={prefix + k: v for k, v in computed.seconds.items()},
         hits={prefix + k: v for k, v in computed.hits.items()},
@@ -235,12 +245,13 @@ def _fit_fusion(config: Config, splits: Splits, timer: StageTimer, progress: boo
                           members=members, **merged)
 
 
-def _compute_features(config: Config, features_config, splits: Splits, progress: bool):
+def _compute_features(config: Config, features_config, splits: Splits, progress: bool, paired: bool = False):
     """Fit the extractors of `features_config` on the training split and transform every split, via the cache.
 
     Mirrored images are inputs of their own, keyed apart from the originals (whose cached features
     and fitted extractor are reused): with train_flips the training images' (rows of their own,
-    FLIPPED), with test_flips every evaluated split's, averaged into that split's features here.
+    FLIPPED), with test_flips every evaluated split's, averaged into that split's features here
+    (`paired`: set beside them instead, [own | mirror], as MirrorPaired gives them).
     """
     cache = None
     if config.output.feature_cache:
@@ -258,8 +269,9 @@ def _compute_features(config: Config, features_config, splits: Splits, progress:
     finally:
         show_progress.reset(token)
     for name in averaged:  # a copy: the cache may hand out read-only arrays
-        own = np.array(computed.features[name], dtype=np.float32)
-        computed.features[name] = mirror_mean(own, computed.features.pop(flipped(name)))
+        own, mirror = computed.features[name], computed.features.pop(flipped(name))
+        computed.features[name] = (np.concatenate([own, mirror], axis=1, dtype=np.float32) if paired
+                                   else mirror_mean(np.array(own, dtype=np.float32), mirror))
     return computed
 
 
@@ -290,7 +302,8 @@ def _fit_classifier(config, classifier_kind, features_config, svm_config, splits
     pixels = has_pixel_layout(features_config.extractors())
     input_shape = tuple(splits.train.images.shape[1:]) if pixels else None
     mlp = pipeline.build_mlp(config, input_shape, progress)
-    mlp.fit(X_train, y_train, X_val=features["val"], y_val=y_val,
+    X_val = features["val"][:, :n_features]  # the images alone when test_flips paired them with mirrors
+    mlp.fit(X_train, y_train, X_val=X_val, y_val=y_val,
             checkpoint_dir=checkpoints, resume=resume)
     return mlp, None
 

@@ -36,8 +36,8 @@ def test_learned_heads_use_their_svm_configs_features(head, source):
     head_config = load_config(CONFIG_ROOT / "cifar10" / f"{head}.yaml")
     source_config = load_config(CONFIG_ROOT / "cifar10" / f"{source}.yaml")
     assert head_config.classifier == "mlp" and source_config.classifier == "svm"
-    # The mirror settings may differ (test_flips is for linear classifiers only, config.py; a head
-    # may train on mirrored rows where its SVM does not): every image's own features stay the same.
+    # The mirror settings may differ (a head may train on mirrored rows, or score mirrors, where
+    # its SVM does not): every image's own features stay the same.
     def own_features(config):
         return {k: v for k, v in config.to_dict()["features"].items() if k not in ("train_flips", "test_flips")}
 
@@ -64,11 +64,6 @@ def test_fusion_members_are_their_single_pipeline_configs(fusion, members):
         expected = {part: {**single[part], **changed.get(part, {})} for part in ("features", "svm")}
         assert config["fusion"]["members"][member] == expected
         assert (config["seed"], config["data"]) == (single["seed"], single["data"])
-
-
-def test_test_flips_are_refused_for_an_mlp():
-    with pytest.raises(ConfigError, match="test_flips.*only for a linear classifier"):
-        parse_config("name: x\nclassifier: mlp\nfeatures: {hog: {}, test_flips: true}")
 
 
 def test_defaults_are_raw_pixels_and_svm():
