@@ -36,27 +36,16 @@ def test_archive_root_equals_folder_root(png_folder, tmp_path, isolated_cache, a
     assert len(extracted) == 1 and not extracted[0].name.startswith(".")  # no temp folder left
 
 
-def test_single_top_level_split_folder_is_not_mistaken_for_a_wrapper(tmp_path):
+@pytest.mark.parametrize("top, split", [("train", "train"), ("Test", "Test"), ("pets", "train")])
+def test_a_lone_top_folder_of_class_folders_is_a_split_if_named_like_one_else_a_wrapper(tmp_path, top, split):
     rng = np.random.default_rng(0)
-    members = [
-        file_member(f"train/{cls}/{i}.png", png_bytes(rng.integers(0, 256, (3, 3, 3), dtype=np.uint8)))
-        for cls in ("a", "b")
-        for i in range(2)
-    ]
-    splits = load(make_tar(tmp_path / "one.tar.gz", members))
-    assert list(splits) == ["train"] and splits["train"].class_names == ("a", "b")
-
-
-@pytest.mark.parametrize("top", ["pets", "Test"])
-def test_a_lone_top_folder_of_class_folders_is_a_wrapper_unless_named_like_a_split(tmp_path, top):
-    rng = np.random.default_rng(1)
     members = [
         file_member(f"{top}/{cls}/{i}.png", png_bytes(rng.integers(0, 256, (3, 3, 3), dtype=np.uint8)))
         for cls in ("a", "b")
         for i in range(2)
     ]
     splits = load(make_tar(tmp_path / "one.tar.gz", members))
-    assert list(splits) == (["train"] if top == "pets" else ["Test"]) and splits[list(splits)[0]].class_names == ("a", "b")
+    assert list(splits) == [split] and splits[split].class_names == ("a", "b")
 
 
 def test_replaced_archive_is_extracted_afresh(png_folder, tmp_path, isolated_cache):
