@@ -91,6 +91,10 @@ def load_splits(config: Config, progress: bool = True) -> Splits:
         pool = subset(pool, n=data.n_train, per_class=data.per_class, seed=config.seed)
     check_trainable(pool)
     train, val = stratified_split(pool, data.val_fraction, config.seed)
+    if len(val) == 0:  # stratified_split keeps a class of one image in train
+        raise DataError(f"{pool.source}: no class has two training images, so the validation split is empty "
+                        f"({len(pool)} images of {len(np.unique(pool.labels))} classes); give each class at "
+                        "least two (raise data.n_train or data.per_class, or add images)")
     test = None
     if data.use_test:
         if "test" not in sources:

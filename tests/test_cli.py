@@ -187,6 +187,14 @@ def test_empty_class_folder_is_named(write_config, tmp_path, image_folder):
     assert_error(result, 1, "yellow")
 
 
+def test_too_few_images_for_a_validation_split_is_named(tmp_path, write_config):
+    out = tmp_path / "runs"
+    result = invoke("run", write_config(FAST_SVM.replace("n_train: 300", "n_train: 5")), "--out", out, "-q")
+    assert_error(result, 1, r"no class has two training images, so the validation split is empty "
+                            r"\(5 images of 5 classes\).*raise data.n_train")
+    assert not out.exists() or not any(out.iterdir())  # nothing half-written
+
+
 def test_evaluate_rejects_unknown_classes(tmp_path, write_config, image_folder):
     assert invoke("run", write_config(FAST_SVM), "--out", tmp_path, "--name", "d", "-q").exit_code == 0
     assert_error(invoke("evaluate", tmp_path / "d", "--data", image_folder, "-q"), 1,

@@ -90,7 +90,8 @@ class Dataset:
                 "class_names": list(self.class_names),
             }
             digest.update(json.dumps(header, sort_keys=True).encode("utf-8"))
-            digest.update(memoryview(self.images).cast("B"))
+            if self.images.size:  # a memoryview of no bytes cannot be cast
+                digest.update(memoryview(self.images).cast("B"))
             digest.update(self.labels.astype("<i8", copy=False).tobytes())
             self._fingerprint.append(digest.hexdigest())
         return self._fingerprint[0]

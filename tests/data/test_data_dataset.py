@@ -20,6 +20,12 @@ def image_ids(ds: Dataset) -> np.ndarray:
     return ds.images[:, 0, 0, 0].astype(int) * 256 + ds.images[:, 0, 1, 0]
 
 
+def test_an_empty_dataset_has_a_fingerprint_of_its_own():
+    empty = make_dataset([3]).take(np.array([], dtype=np.intp), "none")
+    assert len(empty) == 0 and len(empty.fingerprint()) == 64
+    assert empty.fingerprint() != make_dataset([1]).fingerprint()
+
+
 def test_fingerprint_is_stable_and_sensitive_to_every_part():
     ds = make_dataset([3, 4])
     same = Dataset(ds.images.copy(), ds.labels.copy(), ds.class_names, "another source")
