@@ -266,15 +266,13 @@ class Config(_Section):
         return self
 
     @model_validator(mode="after")
-    def _cutout_fits_the_images(self):
+    def _augmentation_fits_the_images(self):
         # Without data.image_size the image size is known only once the data is read: the
         # MLP's own settings check it then (MLPClassifierSettings, before any training).
         size = self.data.image_size
-        if self.classifier == "mlp" and size is not None and self.mlp.augment.cutout > min(size):
-            raise ValueError(
-                f"mlp.augment.cutout={self.mlp.augment.cutout} is larger than the images "
-                f"(data.image_size={list(size)}); use at most {min(size)}"
-            )
+        problem = self.mlp.augment.size_problem(*size) if self.classifier == "mlp" and size is not None else None
+        if problem is not None:
+            raise ValueError(f"mlp.{problem} (data.image_size={list(size)})")
         return self
 
     def to_dict(self) -> dict:

@@ -88,6 +88,17 @@ class AugmentSettings(Section):
         """Whether any augmentation (mixup included) is on."""
         return bool(self.image_parts() or self.mixup)
 
+    def size_problem(self, height: int, width: int) -> str | None:
+        """What does not fit `height` x `width` images (cutout or crop too large), else None."""
+        side = min(height, width)
+        if self.cutout > side:
+            return (f"augment.cutout={self.cutout} is larger than the {height} x {width} images; use at most "
+                    f"{side} (about half the side is usual)")
+        if self.crop >= side:
+            return (f"augment.crop={self.crop} shifts the {height} x {width} images by their side or more, so a "
+                    f"window could hold padding alone; use less than {side} (an eighth of the side is usual)")
+        return None
+
 
 def _shown(value: Any) -> str:
     return repr(value.model_dump(mode="json")) if isinstance(value, Section) else repr(value)
@@ -248,10 +259,8 @@ class MLPClassifierSettings(MlpSettings):
                 )
             if self.normalize == "channel":
                 raise ValueError("normalize='channel' needs input_shape=(H, W, C) to know the channels")
-        elif self.augment.cutout > min(self.input_shape[:2]):
-            h, w = self.input_shape[:2]
-            raise ValueError(f"augment.cutout={self.augment.cutout} is larger than the {h} x {w} images; "
-                             f"use at most {min(h, w)} (about half the side is usual)")
+        elif (problem := self.augment.size_problem(*self.input_shape[:2])) is not None:
+            raise ValueError(problem)
         return self
 
 

@@ -276,6 +276,7 @@ BAD_PARAMS = [
     ({"momentum": 1.5}, r"momentum=1.5 must be < 1"),
     ({"augment": {"flip": True}}, r"augment flip=True needs input_shape"),
     ({"augment": {"cutout": 5}, "input_shape": (4, 4, 3)}, r"augment.cutout=5 is larger than the 4 x 4 images"),
+    ({"augment": {"crop": 4}, "input_shape": (4, 4, 3)}, r"augment.crop=4 shifts the 4 x 4 images by their side"),
     ({"min_epochs": 30}, r"min_epochs=30 is more than epochs=20"),
     ({"input_shape": (4, 4)}, r"input_shape=\(4, 4\) must be None or \(height, width, channels\)"),
     ({"input_shape": (5, 5, 3)}, r"input_shape=\(5, 5, 3\) means 75 features per row, but X has 48"),
