@@ -282,10 +282,13 @@ def _merge(base: dict, over: dict, top: bool = True) -> dict:
 
 
 def _read_config_file(path: Path, where: str) -> dict:
-    if not path.exists():  # say which entry names it and where relative paths start
-        raise ConfigError(f"{where}: config file not found: {path} (relative paths in a batch file start at "
-                          "the batch file's folder)")
-    return read_yaml_mapping(read_text_file(path, "config"), str(path), "config")
+    """The config file an entry names; a file that cannot be read is named with the entry (`where`)."""
+    try:
+        text = read_text_file(path, "config")
+    except ConfigError as error:
+        hint = "" if path.exists() else " (relative paths in a batch file start at the batch file's folder)"
+        raise type(error)(f"{where}: {error}{hint}") from None
+    return read_yaml_mapping(text, str(path), "config")
 
 
 def _mapping(value: Any, where: str) -> dict:

@@ -208,10 +208,11 @@ def _scan(root: Path, follow_symlinks: bool = False) -> list[_Split]:
     top = [e for e in _listdir(root) if e.is_dir()]
     for entry in top:
         _check_entry(entry, root, follow_symlinks)
-    if _holds_class_folders(top):
+    listed = {Path(entry.path): _listdir(Path(entry.path)) for entry in top}  # read once: layout, then scan
+    if _holds_class_folders(listed.values()):
         for entry in top:
             _check_utf8_name(Path(entry.path), "class")
-        return [_scan_split(root, FLAT_SPLIT, root, follow_symlinks)]
+        return [_scan_split(root, FLAT_SPLIT, root, follow_symlinks, listed)]
     for entry in top:
         _check_utf8_name(Path(entry.path), "split")
     if not top:
@@ -219,24 +220,24 @@ def _scan(root: Path, follow_symlinks: bool = False) -> list[_Split]:
             f"no folders in {root}: expected {root}/<split>/<class>/<image>.png|jpg (e.g. train/cat/0001.jpg) "
             f"or {root}/<class>/<image>.png|jpg"
         )
-    return [_scan_split(Path(entry.path), entry.name, root, follow_symlinks) for entry in top]
+    return [_scan_split(Path(entry.path), entry.name, root, follow_symlinks, listed) for entry in top]
 
 
-def _holds_class_folders(top: list[os.DirEntry]) -> bool:
-    """Whether the folders `top` are class folders (<class>/<image>), not splits: none holds a folder, one an image."""
-    holds_an_image = False
-    for entry in top:
-        for child in _listdir(Path(entry.path)):
-            if child.is_dir():
-                return False
-            holds_an_image = holds_an_image or child.name.lower().endswith(_images.IMAGE_SUFFIXES)
-    return holds_an_image
+def _holds_class_folders(listings) -> bool:
+    """Whether the folders listed are class folders (<class>/<image>), not splits: none holds a folder, one an image."""
+    entries = [child for listing in listings for child in listing]
+    if any(child.is_dir() for child in entries):
+        return False
+    return any(child.name.lower().endswith(_images.IMAGE_SUFFIXES) for child in entries)
 
 
-def _scan_split(split_dir: Path, name: str, root: Path, follow_symlinks: bool) -> _Split:
-    """The class folders and image files of one split folder (the root itself for <class>/<image>)."""
+def _scan_split(split_dir: Path, name: str, root: Path, follow_symlinks: bool, listed: dict) -> _Split:
+    """The class folders and image files of one split folder (the root itself for <class>/<image>).
+
+    `listed` holds the listings of folders already read, by path (`_scan` reads the top level once).
+    """
     class_dirs = []
-    for entry in _listdir(split_dir):
+    for entry in listed.get(split_dir) or _listdir(split_dir):
         if entry.is_dir():
             _check_entry(entry, root, follow_symlinks)
             _check_utf8_name(Path(entry.path), "class")
@@ -251,7 +252,7 @@ def _scan_split(split_dir: Path, name: str, root: Path, follow_symlinks: bool) -
         raise DataError(f"split folder {_shown(split_dir)} has no class folders (expected {_shown(split_dir)}/<class>/<images>)")
     files, stamps = [], []
     for class_dir in class_dirs:
-        entries = _listdir(class_dir)
+        entries = listed.get(class_dir) or _listdir(class_dir)
         if not entries:
             raise DataError(f"class folder {_shown(class_dir)} is empty (no .png/.jpg/.jpeg files)")
         for entry in entries:

@@ -102,18 +102,19 @@ class MirrorVote(ClassifierMixin, BaseEstimator):
     def _has_probabilities(self) -> bool:
         return hasattr(self.classifier, "predict_proba")
 
+    def _pair_mean(self, score, X: Any) -> np.ndarray:
+        """float32 mean of `score` (a method of the classifier) over each image and its mirror."""
+        own, mirror = self._halves(X)
+        return mirror_mean(np.asarray(score(own), dtype=np.float32), np.asarray(score(mirror), dtype=np.float32))
+
     @available_if(_has_probabilities)
     def predict_proba(self, X: Any) -> np.ndarray:
         """The mean of the classifier's class probabilities over each image and its mirror."""
-        own, mirror = self._halves(X)
-        return mirror_mean(np.asarray(self.classifier.predict_proba(own), dtype=np.float32),
-                           np.asarray(self.classifier.predict_proba(mirror), dtype=np.float32))
+        return self._pair_mean(self.classifier.predict_proba, X)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """The mean of the classifier's decision values over each image and its mirror."""
-        own, mirror = self._halves(X)
-        return mirror_mean(np.asarray(self.classifier.decision_function(own), dtype=np.float32),
-                           np.asarray(self.classifier.decision_function(mirror), dtype=np.float32))
+        return self._pair_mean(self.classifier.decision_function, X)
 
     def predict(self, X: Any) -> np.ndarray:
         """The class of highest mean probability (mean decision value without probabilities)."""
@@ -121,3 +122,10 @@ class MirrorVote(ClassifierMixin, BaseEstimator):
         if scores.ndim == 1:  # binary decision values: positive means classes_[1]
             return self.classes_[(scores > 0).astype(int)]
         return self.classes_[np.argmax(scores, axis=1)]
+
+
+def unmirrored(step: Any) -> Any:
+    """The extractor or classifier inside a test-time mirroring wrapper, else `step` itself."""
+    if isinstance(step, _Mirrored):
+        return step.features
+    return step.classifier if isinstance(step, MirrorVote) else step

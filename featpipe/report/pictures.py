@@ -17,6 +17,7 @@ from matplotlib.colors import hsv_to_rgb
 
 from .. import model_io
 from ..errors import FeatpipeError
+from ..features.mirror import unmirrored
 from ..plots import plt
 from .collect import RunRecord
 from .figures import Figure, figure_png
@@ -87,24 +88,15 @@ class Loader:
 
 def extractors_of(model) -> dict:
     """The fitted feature extractors of a run's Pipeline by kind ({} if it has none)."""
-    features = _unmirrored(getattr(model, "named_steps", {}).get("features"))
+    features = unmirrored(getattr(model, "named_steps", {}).get("features"))
     return {name: estimator for name, estimator in getattr(features, "extractors", []) or []}
-
-
-def _unmirrored(step):
-    """The extractor or classifier inside a test-time mirroring wrapper (features.test_flips), else `step`."""
-    from ..features.mirror import MirrorAveraged, MirrorPaired, MirrorVote
-
-    if isinstance(step, (MirrorAveraged, MirrorPaired)):
-        return step.features
-    return step.classifier if isinstance(step, MirrorVote) else step
 
 
 def templates(run: RunRecord, model) -> Figure | None:
     """An MLP-on-pixels run's first-layer weights as images (class templates for a linear model)."""
     from ..nn.templates import first_layer_templates
 
-    classifier = _unmirrored(model.named_steps.get("classifier"))
+    classifier = unmirrored(model.named_steps.get("classifier"))
     shape = getattr(classifier, "input_shape", None)
     if shape is None or not getattr(classifier, "coefs_", None):
         return None
